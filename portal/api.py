@@ -1,0 +1,55 @@
+"""API plumbing shared by every app: the exception handler and the audit endpoint."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.errors import DomainError
+from portal.models import AuditEvent
+from portal.selectors import audit_event_list
+
+
+def exception_handler(exc, context):
+    """Domain errors become 400/403/409 with the reason in the body; never a 500."""
+    if isinstance(exc, DomainError):
+        body = {"detail": exc.message, **exc.details}
+        return Response(body, status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        return Response({"detail": " ".join(exc.messages)}, status=400)
+    return drf_exception_handler(exc, context)
+
+
+class AuditEventOutput(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "created_at", "actor", "verb", "object_type", "object_id", "object_repr", "from_state", "to_state", "data"]
+
+
+class AuditEventListApi(generics.ListAPIView):
+    """Audit events, oldest first. Filter by object with ``object_type`` and ``object_id``."""
+
+    serializer_class = AuditEventOutput
+    filter_backends: list = []
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("object_type", str, description="model name, e.g. job, user, proposal"),
+            OpenApiParameter("object_id", str),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return audit_event_list(
+            object_type=self.request.query_params.get("object_type"),
+            object_id=self.request.query_params.get("object_id"),
+        )

@@ -1,0 +1,26 @@
+from django.urls import reverse
+
+NAV = [
+    ("dashboard", "Dashboard", "dashboard"),
+    ("proposals", "Proposals", "proposals:list"),
+    ("council", "Council", "proposals:council"),
+    ("projects", "Projects & Models", "registry:projects"),
+    ("deployments", "Deployments", "serving:deployments"),
+    ("monitoring", "Monitoring", "observability:monitoring"),
+    ("jobs", "Jobs", "workers:job_list"),
+    ("system", "System", "workers:system"),
+]
+
+
+def navigation(request):
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    match = getattr(request, "resolver_match", None)
+    section = None
+    if match is not None:
+        section = getattr(match.func, "nav_section", None) or (match.namespace or match.url_name)
+    items = [
+        {"key": key, "label": label, "url": reverse(url_name), "active": key == section}
+        for key, label, url_name in NAV
+    ]
+    return {"nav_items": items}

@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.demo import seed
+
+
+class Command(BaseCommand):
+    help = "Load the demo people, pods, council and sample work. Safe to run again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="seed even with DEBUG off")
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("Refusing to load demo data (with known passwords) with DEBUG off; pass --force if you mean it.")
+        people = seed.seed_people()
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(people)} people."))
+        self.stdout.write("")
+        self.stdout.write(f"  Sign in at {settings.PORTAL_URL}/ with password '{seed.DEMO_PASSWORD}' as:")
+        for p in people:
+            roles = []
+            if p.pod_leads.exists():
+                roles.append("pod lead")
+            if p.council_memberships.exists():
+                roles.append("council")
+            if p.chair_terms.exists():
+                roles.append("chair")
+            extra = f" ({', '.join(roles)})" if roles else ""
+            self.stdout.write(f"    {p.username:<8} {p.get_function_display()}, {p.pod or 'no pod'}{extra}")
+        self.stdout.write(f"    {'admin':<8} administrator (also /admin/)")
+        self.stdout.write("")

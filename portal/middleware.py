@@ -1,0 +1,15 @@
+from django.conf import settings
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+
+
+class LoginRequiredMiddleware(DjangoLoginRequired):
+    """Every page needs sign-in. The REST API answers 401 itself (session or token auth),
+    so its views are left to DRF; the interactive API docs are a page and redirect."""
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        path = request.path_info
+        if path.startswith(settings.PUBLIC_PATHS):
+            return None
+        if path.startswith("/api/") and not path.startswith("/api/docs/"):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from portal.models import AuditEvent, ChairTerm, CouncilMembership, User
+
+
+def audit_event_list(*, object_type: str | None = None, object_id: str | int | None = None) -> QuerySet[AuditEvent]:
+    qs = AuditEvent.objects.select_related("actor").order_by("created_at", "id")
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id not in (None, ""):
+        qs = qs.filter(object_id=str(object_id))
+    return qs
+
+
+def audit_events_for(obj) -> QuerySet[AuditEvent]:
+    return audit_event_list(object_type=obj._meta.model_name, object_id=obj.pk)
+
+
+def council_member_list(*, day=None) -> QuerySet[User]:
+    ids = CouncilMembership.objects.active_on(day).values("user_id")
+    return User.objects.filter(id__in=ids, is_active=True).order_by("full_name", "username")
+
+
+def chair_term_current(*, day=None) -> ChairTerm | None:
+    return ChairTerm.objects.active_on(day or timezone.localdate()).select_related("user").order_by("-start_date").first()

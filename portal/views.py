@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from workers.selectors import job_list
+
+
+@login_not_required
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+@require_GET
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    from workers.system import readiness
+
+    checks = readiness()
+    ok = all(c["ok"] for c in checks.values())
+    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    from portal.selectors import chair_term_current, council_member_list
+
+    from workers.models import Job
+
+    context = {
+        "recent_jobs": job_list()[:6],
+        "active_jobs": Job.objects.active().count(),
+        "chair": chair_term_current(),
+        "council_size": council_member_list().count(),
+    }
+    return render(request, "portal/dashboard.html", context)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+@login_not_required
+def error_404(request: HttpRequest, exception=None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return render(request, "404.html", status=404)
+
+
+@login_not_required
+def error_403(request: HttpRequest, exception=None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"detail": str(exception) or "You do not have permission to do that."}, status=403)
+    return render(request, "403.html", {"reason": str(exception or "")}, status=403)
+
+
+@login_not_required
+def error_500(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"detail": "Something went wrong on our side; it has been logged."}, status=500)
+    return render(request, "500.html", status=500)
+
+
+@login_not_required
+def error_400(request: HttpRequest, exception=None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return render(request, "400.html", status=400)
+
+
+SECTIONS = {
+    "proposals": (
+        "Proposals",
+        "No proposals yet",
+        "Anyone can propose an ML use case: the business problem, the expected impact against build and "
+        "maintenance cost, the solution, the team and one technical lead.",
+    ),
+    "council": (
+        "ML Council",
+        "No ML Review meetings yet",
+        "The Council meets weekly at ML Review to vote on proposals that passed pod review.",
+    ),
+    "projects": (
+        "Projects & Models",
+        "No ML projects yet",
+        "Each approved proposal becomes an ML project with its registered models and training jobs.",
+    ),
+    "deployments": (
+        "Deployments",
+        "Nothing is deployed yet",
+        "Engineers deploy a model version from its model page once its project's proposal is approved.",
+    ),
+    "monitoring": (
+        "Monitoring",
+        "No monitors yet",
+        "Feature quality, drift and prediction quality monitors appear here for every deployed model.",
+    ),
+}
+
+
+def section_empty(request: HttpRequest, section: str) -> HttpResponse:
+    title, headline, text = SECTIONS[section]
+    return render(request, "portal/section_empty.html", {"title": title, "headline": headline, "text": text, "section": section})

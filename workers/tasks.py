@@ -1,0 +1,17 @@
+"""Celery tasks: thin adapters that take an id and call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from workers import runtime, services
+
+
+@shared_task(name="workers.job_run", bind=True, acks_late=True)
+def job_run(self, job_id: int) -> None:
+    runtime.job_execute(job_id, task_id=self.request.id or "")
+
+
+@shared_task(name="workers.jobs_reap_stale", acks_late=True)
+def jobs_reap_stale() -> list[int]:
+    return services.jobs_reap_stale()
