@@ -170,3 +170,33 @@ class AuditEvent(models.Model):
     @property
     def actor_name(self) -> str:
         return self.actor.display_name if self.actor else "System"
+
+
+class NotificationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """One email to one person. ``dedupe_key`` makes sure nobody gets the same email twice."""
+
+    recipient = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    email = models.EmailField()
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=16, choices=NotificationState.choices, default=NotificationState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.email}"

@@ -8,6 +8,7 @@ a unix socket, MLflow on a local SQLite file, emails written to files. Productio
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -125,30 +126,33 @@ REDIS_URL = env.str("REDIS_URL", default="") or embedded.embedded_redis_url(db=0
 EMBEDDED_REDIS_SOCKET = str(embedded.redis_socket_path()) if EMBEDDED_REDIS else ""
 
 
+def _redis_db(url: str) -> int:
+    """The logical database ``url`` names: ``?db=N`` or, for TCP URLs, the path ``/N``."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if query.get("db", "").isdigit():
+        return int(query["db"])
+    path = parts.path.strip("/")
+    return int(path) if parts.scheme != "unix" and path.isdigit() else 0
+
+
 def _redis_db_url(url: str, db: int) -> str:
-    """The same server as ``url`` on logical database ``db``."""
-    if url.startswith("unix://"):
-        path = url.split("?", 1)[0]
-        return f"{path}?db={db}"
-    base = url.rstrip("/")
-    scheme, rest = base.split("://", 1)
-    host = rest.split("/", 1)[0]
-    return f"{scheme}://{host}/{db}"
+    """The same server as ``url`` on logical database ``db``, its other options (TLS...) kept."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"]
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}?{urlencode([*query, ('db', str(db))])}"
+    return urlunsplit(parts._replace(path=f"/{db}", query=urlencode(query)))
 
 
 def _broker_url(url: str) -> str:
-    if url.startswith("unix://"):
-        path = url[len("unix://"):].split("?", 1)[0]
-        db = url.split("db=", 1)[1] if "db=" in url else "0"
-        return f"redis+socket://{path}?virtual_host={db}"
-    return url
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"redis+socket://{parts.path}?virtual_host={_redis_db(url)}"
+    return _redis_db_url(url, _redis_db(url))
 
 
-_redis_base_db = 0
-if not EMBEDDED_REDIS:
-    tail = REDIS_URL.split("?", 1)[0].rstrip("/").rsplit("/", 1)
-    if len(tail) == 2 and tail[1].isdigit():
-        _redis_base_db = int(tail[1])
+_redis_base_db = _redis_db(REDIS_URL)
 
 CACHES = {
     "default": {
@@ -181,6 +185,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"queue": "default", "expires": 25},
     },
+    "ml-review-schedule": {
+        "task": "workers.job_start_scheduled",
+        "schedule": 60.0 * 60,
+        "args": ["ml_review_schedule"],
+        "options": {"queue": "default", "expires": 600},
+    },
+    "chair-rotation": {
+        "task": "workers.job_start_scheduled",
+        "schedule": 60.0 * 60 * 6,
+        "args": ["chair_rotation"],
+        "options": {"queue": "default", "expires": 600},
+    },
 }
 
 # Jobs: a running job's worker writes a heartbeat; one silent for longer than the timeout
@@ -188,6 +204,22 @@ CELERY_BEAT_SCHEDULE = {
 JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=5.0)
 JOB_HEARTBEAT_TIMEOUT_SECONDS = env.float("JOB_HEARTBEAT_TIMEOUT_SECONDS", default=60.0)
 JOB_CANCEL_GRACE_SECONDS = env.float("JOB_CANCEL_GRACE_SECONDS", default=30.0)
+
+# --- governance --------------------------------------------------------------------------
+# The weekly ML Review: weekday (0 = Monday) and local time; a beat task schedules the next one.
+ML_REVIEW_WEEKDAY = env.int("ML_REVIEW_WEEKDAY", default=2)
+ML_REVIEW_TIME = env.str("ML_REVIEW_TIME", default="15:00")
+# Quorum: the share of council members who must be present (voting counts as present).
+COUNCIL_QUORUM = env.float("COUNCIL_QUORUM", default=0.5)
+# "present": a decision needs a majority of the members present; "votes_cast": of the
+# approve/reject/request-changes votes cast (abstentions then don't count).
+COUNCIL_MAJORITY = env.str("COUNCIL_MAJORITY", default="present")
+CHAIR_TERM_MONTHS = env.int("CHAIR_TERM_MONTHS", default=12)
+# Used to weigh build effort against impact in the principle checks.
+COST_PER_PERSON_WEEK = env.int("COST_PER_PERSON_WEEK", default=4000)
+# Everyone on this list gets the minutes of every ML Review, beside the people involved.
+MINUTES_MAILING_LIST = env.list("MINUTES_MAILING_LIST", default=[])
+EMAIL_SEND_ATTEMPTS = env.int("EMAIL_SEND_ATTEMPTS", default=3)
 
 # --- MLflow ----------------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="") or embedded.embedded_mlflow_uri()

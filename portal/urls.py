@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import views
 from portal.api import AuditEventListApi
+from proposals import api as proposals_api
 from workers import api as workers_api
 
 api_v1 = [
@@ -13,6 +14,18 @@ api_v1 = [
     path("jobs/<int:job_id>/", workers_api.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", workers_api.JobCancelApi.as_view(), name="job-cancel"),
     path("system-checks/", workers_api.SystemCheckStartApi.as_view(), name="system-check-start"),
+    path("proposals/", proposals_api.ProposalListApi.as_view(), name="proposal-list"),
+    path("proposals/<int:proposal_id>/", proposals_api.ProposalDetailApi.as_view(), name="proposal-detail"),
+    path("proposals/<int:proposal_id>/submit/", proposals_api.ProposalSubmitApi.as_view(), name="proposal-submit"),
+    path("proposals/<int:proposal_id>/withdraw/", proposals_api.ProposalWithdrawApi.as_view(), name="proposal-withdraw"),
+    path("proposals/<int:proposal_id>/pod-reviews/", proposals_api.ProposalPodReviewApi.as_view(), name="proposal-pod-reviews"),
+    path("proposals/<int:proposal_id>/council-votes/", proposals_api.ProposalVoteApi.as_view(), name="proposal-council-votes"),
+    path("proposals/<int:proposal_id>/close-vote/", proposals_api.ProposalCloseVoteApi.as_view(), name="proposal-close-vote"),
+    path("proposals/<int:proposal_id>/chair-decision/", proposals_api.ProposalChairDecisionApi.as_view(), name="proposal-chair-decision"),
+    path("meetings/", proposals_api.MeetingListApi.as_view(), name="meeting-list"),
+    path("meetings/<int:meeting_id>/", proposals_api.MeetingDetailApi.as_view(), name="meeting-detail"),
+    path("meetings/<int:meeting_id>/publish-minutes/", proposals_api.MeetingPublishMinutesApi.as_view(), name="meeting-publish-minutes"),
+    path("notifications/", proposals_api.NotificationListApi.as_view(), name="notification-list"),
 ]
 
 urlpatterns = [

@@ -54,3 +54,6 @@ def all_kinds() -> list[JobKind]:
 
 
 register("system_check", label="System check", queue="default", handler="workers.system.system_check_run")
+register("minutes_send", label="Minutes email", queue="default", handler="proposals.minutes.minutes_send_run")
+register("ml_review_schedule", label="ML Review scheduling", queue="default", handler="proposals.jobs.ml_review_schedule_run")
+register("chair_rotation", label="Chair rotation", queue="default", handler="proposals.jobs.chair_rotation_run")

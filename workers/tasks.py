@@ -15,3 +15,9 @@ def job_run(self, job_id: int) -> None:
 @shared_task(name="workers.jobs_reap_stale", acks_late=True)
 def jobs_reap_stale() -> list[int]:
     return services.jobs_reap_stale()
+
+
+@shared_task(name="workers.job_start_scheduled", acks_late=True)
+def job_start_scheduled(kind: str) -> int:
+    """Beat entry point: start a job of ``kind`` as the system."""
+    return services.job_start(kind=kind, started_by=None, message="Started by the schedule.").pk
