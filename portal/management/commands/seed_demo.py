@@ -1,3 +1,6 @@
+import importlib
+
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -15,6 +18,19 @@ class Command(BaseCommand):
             raise CommandError("Refusing to load demo data (with known passwords) with DEBUG off; pass --force if you mean it.")
         people = seed.seed_people()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(people)} people."))
+        # Each app may ship demo data as ``<app>.demo.seed()``; they run in INSTALLED_APPS order,
+        # so an app's demo can build on the ones below it.
+        for config in apps.get_app_configs():
+            if config.name == "portal":
+                continue
+            try:
+                module = importlib.import_module(f"{config.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.demo":
+                    raise
+                continue
+            summary = module.seed()
+            self.stdout.write(f"  {config.verbose_name}: {summary}")
         self.stdout.write("")
         self.stdout.write(f"  Sign in at {settings.PORTAL_URL}/ with password '{seed.DEMO_PASSWORD}' as:")
         for p in people:

@@ -1,0 +1,36 @@
+"""The demo a newcomer sees: every proposal state, last week's minutes, next week's agenda."""
+
+import pytest
+from django.core.management import call_command
+
+from portal.models import User
+from proposals.models import Meeting, MeetingState, Proposal, ProposalState
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_builds_a_complete_story_and_is_safe_to_run_again(django_capture_on_commit_callbacks, settings):
+    settings.DEBUG = True
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("seed_demo")
+    assert set(Proposal.objects.values_list("state", flat=True)) == set(ProposalState.values)
+    past = Meeting.objects.get(state=MeetingState.MINUTES_PUBLISHED)
+    assert {i.outcome for i in past.items.all()} == {"approved", "rejected", "split"}
+    upcoming = Meeting.objects.filter(state=MeetingState.SCHEDULED).get()
+    assert upcoming.items.filter(vote_open=True).count() == 2
+    assert upcoming.items.filter(kind="escalation").exists()
+    assert User.objects.get(username="alice").check_password("demo")
+
+    counts = (User.objects.count(), Proposal.objects.count(), Meeting.objects.count())
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("seed_demo")
+    assert (User.objects.count(), Proposal.objects.count(), Meeting.objects.count()) == counts
+
+
+def test_seed_demo_refuses_to_run_with_debug_off(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("seed_demo")
+    assert not User.objects.exists()
