@@ -37,8 +37,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "active_jobs": Job.objects.active().count(),
         "chair": chair_term_current(),
         "council_size": council_member_list().count(),
+        "queue": _queue_counts(request.user),
     }
     return render(request, "portal/dashboard.html", context)
+
+
+def _queue_counts(user) -> dict[str, int]:
+    from proposals.selectors import my_queue
+
+    return {name: len(entries) for name, entries in my_queue(user=user).items()}
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -1,0 +1,82 @@
+"""A readable per-field comparison of two revision snapshots. Pure: dicts in, dataclasses out."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(r"\s+|[^\s]+")
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    changed: bool
+
+
+@dataclass
+class FieldDiff:
+    name: str
+    label: str
+    kind: str  # "text" (word-level segments) or "list" (items removed and added)
+    old: list[Segment] = field(default_factory=list)
+    new: list[Segment] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    old_empty: bool = False
+    new_empty: bool = False
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _words(old: str, new: str) -> tuple[list[Segment], list[Segment]]:
+    """Word-level highlights: each side as segments, the changed ones flagged."""
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    left: list[Segment] = []
+    right: list[Segment] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if i2 > i1:
+            left.append(Segment("".join(a[i1:i2]), op != "equal"))
+        if j2 > j1:
+            right.append(Segment("".join(b[j1:j2]), op != "equal"))
+    return left, right
+
+
+def snapshot_diff(old: dict, new: dict, *, fields: list[str], labels: dict[str, str] | None = None,
+                  display: dict[str, dict[str, str]] | None = None) -> list[FieldDiff]:
+    """The fields whose value differs between two snapshots, in ``fields`` order.
+
+    ``display`` maps a field's stored codes to what people read (``"medium"`` -> ``"Medium"``).
+    """
+    labels = labels or {}
+    display = display or {}
+    diffs: list[FieldDiff] = []
+    for name in fields:
+        before, after = old.get(name), new.get(name)
+        if before == after:
+            continue
+        label = labels.get(name, name.replace("_", " ").capitalize())
+        if isinstance(before, list) or isinstance(after, list):
+            before_items = [str(x) for x in before or []]
+            after_items = [str(x) for x in after or []]
+            diffs.append(FieldDiff(
+                name=name, label=label, kind="list",
+                removed=[x for x in before_items if x not in after_items],
+                added=[x for x in after_items if x not in before_items],
+                kept=[x for x in after_items if x in before_items],
+                old_empty=not before_items, new_empty=not after_items,
+            ))
+            continue
+        names = display.get(name, {})
+        before_text = names.get(_as_text(before), _as_text(before))
+        after_text = names.get(_as_text(after), _as_text(after))
+        left, right = _words(before_text, after_text)
+        diffs.append(FieldDiff(name=name, label=label, kind="text", old=left, new=right,
+                               old_empty=not before_text.strip(), new_empty=not after_text.strip()))
+    return diffs
