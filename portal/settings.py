@@ -226,6 +226,14 @@ MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="") or embedded.emb
 MLFLOW_ARTIFACT_ROOT = env.str("MLFLOW_ARTIFACT_ROOT", default="") or embedded.embedded_mlflow_artifacts().as_uri()
 MLFLOW_UI_URL = env.str("MLFLOW_UI_URL", default="http://127.0.0.1:5000")
 
+# --- datasets ----------------------------------------------------------------------------
+# Registered datasets are kept here under their content hash, and a file put here by hand can
+# be registered by naming it. Past one machine this must be storage every web and worker
+# process shares (a network volume).
+DATASETS_FOLDER = Path(env.str("DATASETS_FOLDER", default="") or VAR_DIR / "datasets")
+# The largest dataset file the portal accepts (upload or named file), in bytes.
+DATASET_MAX_BYTES = env.int("DATASET_MAX_BYTES", default=200 * 1024 * 1024)
+
 # --- auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "portal.User"
 LOGIN_URL = "login"
