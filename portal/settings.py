@@ -36,7 +36,8 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
+# PORTAL_PORT and MLFLOW_PORT are the ports `./dev run` binds; the URLs default to them.
+PORTAL_URL = env.str("PORTAL_URL", default=f"http://127.0.0.1:{env.int('PORTAL_PORT', default=8000)}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -224,7 +225,12 @@ EMAIL_SEND_ATTEMPTS = env.int("EMAIL_SEND_ATTEMPTS", default=3)
 # --- MLflow ----------------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="") or embedded.embedded_mlflow_uri()
 MLFLOW_ARTIFACT_ROOT = env.str("MLFLOW_ARTIFACT_ROOT", default="") or embedded.embedded_mlflow_artifacts().as_uri()
-MLFLOW_UI_URL = env.str("MLFLOW_UI_URL", default="http://127.0.0.1:5000")
+# Links to runs and models: an MLflow server serves its own UI; the embedded store is shown
+# by the UI that `./dev run` starts on MLFLOW_PORT.
+MLFLOW_UI_URL = env.str("MLFLOW_UI_URL", default="") or (
+    MLFLOW_TRACKING_URI if MLFLOW_TRACKING_URI.startswith(("http://", "https://"))
+    else f"http://127.0.0.1:{env.int('MLFLOW_PORT', default=5000)}"
+)
 
 # --- datasets ----------------------------------------------------------------------------
 # Registered datasets are kept here under their content hash, and a file put here by hand can
