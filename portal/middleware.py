@@ -10,6 +10,9 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
         path = request.path_info
         if path.startswith(settings.PUBLIC_PATHS):
             return None
-        if path.startswith("/api/") and not path.startswith("/api/docs/"):
+        if path.startswith("/api/docs/"):
+            # DRF marks every view it serves login-not-required, this page included.
+            return None if request.user.is_authenticated else self.handle_no_permission(request, view_func)
+        if path.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)

@@ -223,13 +223,18 @@ def _sync_council(user, row, actor, today: date, changed) -> None:
         CouncilMembership.objects.create(user=user, start_date=today)
         changed["council"] = [False, True]
     elif not row.council and active is not None:
-        active.end_date = max(today, active.start_date)
-        active.save(update_fields=["end_date"])
+        # Off the council from today: the last day served is yesterday (end dates are
+        # inclusive). A membership that only began today is withdrawn outright.
+        if active.start_date >= today:
+            active.delete()
+        else:
+            active.end_date = today - relativedelta(days=1)
+            active.save(update_fields=["end_date"])
         changed["council"] = [True, False]
 
 
 def _sync_chair(user, actor, today: date, report: ImportReport) -> None:
-    current = ChairTerm.objects.active_on(today).order_by("-start_date").first()
+    current = ChairTerm.objects.active_on(today).order_by("-start_date", "-id").first()
     if current is not None and current.user_id == user.pk:
         return
     if current is not None:

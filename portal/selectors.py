@@ -25,4 +25,5 @@ def council_member_list(*, day=None) -> QuerySet[User]:
 
 
 def chair_term_current(*, day=None) -> ChairTerm | None:
-    return ChairTerm.objects.active_on(day or timezone.localdate()).select_related("user").order_by("-start_date").first()
+    # A chair handed over on the day it began leaves two terms starting that day: the later one holds.
+    return ChairTerm.objects.active_on(day or timezone.localdate()).select_related("user").order_by("-start_date", "-id").first()

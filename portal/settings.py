@@ -316,6 +316,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Proposals, ML Council reviews, projects, models, deployments, monitoring and jobs.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema maps every endpoint of an internal system: signed-in people and tokens only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Several models have a `state` and two inputs a `decision`: each choice set gets its own name
+    # in the schema instead of a generated hash.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "workers.models.JobState",
+        "ProposalStateEnum": "proposals.models.ProposalState",
+        "MeetingStateEnum": "proposals.models.MeetingState",
+        "NotificationStateEnum": "portal.models.NotificationState",
+        "ReviewDecisionEnum": "proposals.models.ReviewDecision",
+        "ChairDecisionEnum": ["approve", "reject"],
+    },
     # Served from our own static files: internal networks often cannot reach a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -330,7 +342,9 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    # Lets the domain be submitted to the browsers' built-in HTTPS-only list (as cookiecutter-django
+    # does); set it false where some host under the domain must still answer plain HTTP.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
 
