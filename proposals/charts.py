@@ -36,7 +36,7 @@ def proposals_by_pod_figure(by_pod: dict[str, dict[str, int]], *, states: list[t
         barmode="stack",
         height=320,
         margin=dict(l=40, r=10, t=10, b=40),
-        legend=dict(orientation="h", yanchor="top", y=-0.15, x=0),
+        legend=dict(orientation="h", yanchor="top", y=-0.15, x=0, traceorder="normal"),
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         yaxis=dict(title="Proposals", dtick=1 if max((sum(v.values()) for v in by_pod.values()), default=0) <= 10 else None,

@@ -67,7 +67,7 @@ class ProposalForm(forms.Form):
     platform_components = forms.CharField(max_length=1000, required=False,
                                           help_text="Shared ML platform parts it builds on, separated by commas.")
     watchers = PeopleChoiceField(queryset=_people(), required=False, widget=forms.CheckboxSelectMultiple,
-                                 help_text="They receive the minutes when it is discussed. You watch your own proposals.")
+                                 help_text="They receive the minutes when it is discussed. Leave empty to watch it yourself.")
     note = forms.CharField(max_length=300, required=False, label="Note for reviewers",
                            help_text="What changed and why; kept with the revision.")
 

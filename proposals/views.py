@@ -32,6 +32,7 @@ from proposals.models import (
     ReviewDecision, VoteChoice, VoteOutcome,
 )
 from proposals.principles import principle_checks
+from proposals.templatetags.proposal_tags import plain_number
 
 S = ProposalState
 
@@ -59,6 +60,8 @@ PRIMARY_ACTION = {
 }
 
 FUNCTION_LABELS = dict(Function.choices)
+DECIMAL_FIELDS = {"success_metric_baseline", "success_metric_target", "estimated_yearly_impact",
+                  "build_cost_person_weeks", "yearly_maintenance_cost"}
 SNAPSHOT_DISPLAY = {
     "kind": dict(ProposalKind.choices),
     "impact_confidence": dict(Confidence.choices),
@@ -335,10 +338,16 @@ def proposal_compare(request: HttpRequest, proposal_id: int) -> HttpResponse:
     context.update({
         "old": old,
         "new": new,
-        "diffs": snapshot_diff(old.snapshot, new.snapshot, fields=services.CONTENT_FIELDS,
+        "diffs": snapshot_diff(_readable(old.snapshot), _readable(new.snapshot), fields=services.CONTENT_FIELDS,
                                labels=services.FIELD_LABELS, display=SNAPSHOT_DISPLAY),
     })
     return render(request, "proposals/proposal_compare.html", context)
+
+
+def _readable(snapshot: dict) -> dict:
+    """Snapshot decimals as people typed them: 12.0000 reads 12."""
+    return {name: (plain_number(value) if name in DECIMAL_FIELDS and value is not None else value)
+            for name, value in snapshot.items()}
 
 
 # --- proposal actions ---------------------------------------------------------------------------
