@@ -302,10 +302,20 @@ class MeetingDetailApi(APIView):
         return Response(MeetingDetailOutput(selectors.meeting_get(meeting_id=meeting_id)).data)
 
 
+class PublishMinutesOutput(serializers.Serializer):
+    meeting = MeetingOutput()
+    job = serializers.SerializerMethodField()
+
+    def get_job(self, obj) -> dict:
+        from workers.api import JobOutput
+
+        return JobOutput(obj["job"]).data
+
+
 class MeetingPublishMinutesApi(APIView):
     """Publish the minutes; returns the job that emails them."""
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={202: PublishMinutesOutput})
     def post(self, request, meeting_id: int):
         from workers.api import JobOutput
 
