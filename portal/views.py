@@ -112,4 +112,4 @@ SECTIONS = {
 
 def section_empty(request: HttpRequest, section: str) -> HttpResponse:
     title, headline, text = SECTIONS[section]
-    return render(request, "portal/section_empty.html", {"title": title, "headline": headline, "text": text, "section": section})
+    return render(request, "portal/section_empty.html", {"title": title, "headline": headline, "text": text, "section": section, "nav_section": section})

@@ -61,5 +61,12 @@ def system(request: HttpRequest) -> HttpResponse:
 @require_POST
 def system_check_start(request: HttpRequest) -> HttpResponse:
     services.job_start(kind="system_check", started_by=request.user)
-    messages.info(request, "System check started; results appear below as each probe finishes.")
+    messages.info(request, "System check started.")
     return redirect("workers:system")
+
+
+# Every view here sits in the `workers` namespace; say which sidebar entry each belongs to.
+for _view in (job_list_view, job_detail, job_cancel):
+    _view.nav_section = "jobs"
+for _view in (system, system_check_start):
+    _view.nav_section = "system"
