@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 import tests.jobkinds  # noqa: F401  (registers the runtime's test job kinds)
 
 ROOT = Path(__file__).resolve().parent
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -74,6 +76,16 @@ class WorkerProcess:
                 self.kill()
 
 
+def _die_with_parent() -> None:
+    """Runs in the worker's child process before exec: SIGKILL it when the test process dies.
+
+    A worker outliving a killed test run would go on consuming the next run's queues (the
+    test Redis socket is the same for every run of a checkout) and steal its jobs.
+    """
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 def start_worker(tmp_path: Path, *, queues: str = "default,training,deploy,monitoring", env: dict | None = None) -> WorkerProcess:
     from portal.celery import app
 
@@ -93,19 +105,23 @@ def start_worker(tmp_path: Path, *, queues: str = "default,training,deploy,monit
         "--without-mingle", "--without-gossip", "--loglevel", "INFO",
     ]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_die_with_parent)
     worker = WorkerProcess(proc, name, log_path)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"celery worker exited with {proc.returncode}:\n{worker.log()}")
-        if " ready." in worker.log():
-            replies = app.control.inspect(timeout=1).ping() or {}
-            if any(k.startswith(name.split("@")[0]) for k in replies):
-                return worker
-        time.sleep(0.3)
-    worker.stop()
-    raise RuntimeError(f"celery worker did not become ready:\n{worker.log()}")
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited with {proc.returncode}:\n{worker.log()}")
+            if " ready." in worker.log():
+                replies = app.control.inspect(timeout=1).ping() or {}
+                if any(k.startswith(name.split("@")[0]) for k in replies):
+                    return worker
+            time.sleep(0.3)
+        raise RuntimeError(f"celery worker did not become ready:\n{worker.log()}")
+    except BaseException:
+        worker.stop()
+        raise
 
 
 @pytest.fixture

@@ -18,7 +18,13 @@ def navigation(request):
     match = getattr(request, "resolver_match", None)
     section = None
     if match is not None:
-        section = getattr(match.func, "nav_section", None) or (match.namespace or match.url_name)
+        section = (
+            getattr(match.func, "nav_section", None)
+            or match.kwargs.get("section")
+            or {"proposals": "proposals", "registry": "projects", "serving": "deployments",
+                "observability": "monitoring", "workers": "jobs"}.get(match.namespace)
+            or match.url_name
+        )
     items = [
         {"key": key, "label": label, "url": reverse(url_name), "active": key == section}
         for key, label, url_name in NAV
