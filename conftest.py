@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,16 @@ _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") el
 
 
 @pytest.fixture(scope="session", autouse=True)
-def redis_server():
+def _private_var_dir():
+    """Remove the run's own var folder at the end (not one named with PORTAL_VAR_DIR)."""
+    yield
+    owned = os.environ.get("PORTAL_TEST_VAR_DIR_OWNED")
+    if owned and owned == os.environ.get("PORTAL_VAR_DIR"):
+        shutil.rmtree(owned, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server(_private_var_dir):
     """A real Redis: the embedded one on a private socket, or REDIS_URL's (flushed)."""
     from django.conf import settings
 

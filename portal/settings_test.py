@@ -10,10 +10,13 @@ import tempfile
 from pathlib import Path
 
 _checkout = Path(__file__).resolve().parent.parent
-os.environ.setdefault(
-    "PORTAL_VAR_DIR",
-    str(Path(tempfile.gettempdir()) / f"portal-test-{hashlib.sha1(str(_checkout).encode()).hexdigest()[:8]}"),
-)
+if "PORTAL_VAR_DIR" not in os.environ:
+    # One folder per test run (worker processes inherit it), so two runs never share a
+    # database or a Redis; the root conftest removes it when the run ends.
+    os.environ["PORTAL_VAR_DIR"] = str(
+        Path(tempfile.gettempdir()) / f"portal-test-{hashlib.sha1(str(_checkout).encode()).hexdigest()[:8]}-{os.getpid()}"
+    )
+    os.environ["PORTAL_TEST_VAR_DIR_OWNED"] = os.environ["PORTAL_VAR_DIR"]
 
 from portal.settings import *  # noqa: E402,F401,F403
 from portal.settings import DATABASES, VAR_DIR  # noqa: E402
