@@ -1,10 +1,33 @@
-"""The one module that talks to MLflow. Configure it with MLFLOW_TRACKING_URI."""
+"""The one module that talks to MLflow. Configure it with MLFLOW_TRACKING_URI.
+
+The portal's names live in MLflow as they do in the portal: one experiment per project
+(artifacts under MLFLOW_ARTIFACT_ROOT/<project>), one registered model per portal registered
+model. Every call is idempotent where MLflow allows it, so a retried step does no harm.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+import time
 from functools import lru_cache
+from typing import Any, Iterator
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Tags the portal writes on runs and versions, read back by the pages and the tests.
+TAG_JOB = "portal.job_id"
+TAG_PROJECT = "portal.project"
+TAG_PROPOSAL = "portal.proposal_id"
+TAG_DATASET = "portal.dataset_id"
+TAG_DATASET_SHA = "portal.dataset_sha256"
+TAG_CODE_VERSION = "portal.code_version"
+TAG_FRAMEWORK = "portal.framework"
+
+_configure_lock = threading.Lock()
 
 
 def tracking_uri() -> str:
@@ -15,7 +38,7 @@ def tracking_uri() -> str:
 def _client(uri: str):
     import mlflow
 
-    return mlflow.MlflowClient(tracking_uri=uri)
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def client():
@@ -26,3 +49,206 @@ def ping() -> str:
     """Reach the tracking store; return a short description of what answered."""
     experiments = client().search_experiments(max_results=1)
     return f"{tracking_uri().split('://', 1)[0]} store, {len(experiments)} experiment(s) visible"
+
+
+def _fluent():
+    """mlflow's module-level API (needed to log models), pointed at our store."""
+    import mlflow
+
+    with _configure_lock:
+        if mlflow.get_tracking_uri() != tracking_uri():
+            mlflow.set_tracking_uri(tracking_uri())
+            mlflow.set_registry_uri(tracking_uri())
+    return mlflow
+
+
+# --- registered models -------------------------------------------------------------------
+
+def registered_model_ensure(*, name: str, description: str = "", tags: dict[str, str] | None = None) -> None:
+    """Create the registered model unless it exists already."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client().create_registered_model(name, tags=tags or {}, description=description or None)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
+def registered_model_get(name: str):
+    """The MLflow registered model, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client().get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+
+
+def model_versions(name: str) -> list:
+    """Every version of a registered model, newest first."""
+    versions = client().search_model_versions(f"name = '{_quote(name)}'")
+    return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def model_version_register(*, name: str, model_uri: str, run_id: str, tags: dict[str, str]) -> str:
+    """Register ``model_uri`` as the next version of ``name``; return its version number."""
+    version = client().create_model_version(name=name, source=model_uri, run_id=run_id,
+                                            tags={k: str(v) for k, v in tags.items()})
+    try:
+        _await_ready(name, version.version)
+    except BaseException:
+        model_version_delete(name=name, version=version.version)
+        raise
+    return str(version.version)
+
+
+def model_version_delete(*, name: str, version: str) -> None:
+    client().delete_model_version(name, version)
+
+
+def _await_ready(name: str, version: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client().get_model_version(name, version).status
+        if status == "READY":
+            return
+        if status == "FAILED_REGISTRATION" or time.monotonic() > deadline:
+            raise RuntimeError(f"MLflow could not register version {version} of {name} (status {status}).")
+        time.sleep(0.2)
+
+
+def alias_set(*, name: str, alias: str, version: str) -> None:
+    client().set_registered_model_alias(name, alias, version)
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+def experiment_ensure(name: str) -> str:
+    """The id of the experiment ``name``, created with its artifacts under MLFLOW_ARTIFACT_ROOT."""
+    from mlflow.exceptions import MlflowException
+
+    existing = client().get_experiment_by_name(name)
+    if existing is not None:
+        if existing.lifecycle_stage == "deleted":  # deleted in the MLflow UI; the project still trains
+            client().restore_experiment(existing.experiment_id)
+        return existing.experiment_id
+    try:
+        return client().create_experiment(name, artifact_location=f"{settings.MLFLOW_ARTIFACT_ROOT.rstrip('/')}/{name}")
+    except MlflowException as exc:  # created meanwhile by another worker
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return client().get_experiment_by_name(name).experiment_id
+
+
+@contextlib.contextmanager
+def run_open(*, experiment: str, run_name: str, tags: dict[str, str],
+             killed_on: tuple[type[BaseException], ...] = ()) -> Iterator[str]:
+    """Start a run and yield its id. It ends FINISHED, or KILLED when one of ``killed_on`` is
+    raised, or FAILED on any other exception (which is raised again)."""
+    mlflow = _fluent()
+    experiment_id = experiment_ensure(experiment)
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                           tags={k: str(v) for k, v in tags.items()})
+    run_id = run.info.run_id
+    try:
+        yield run_id
+    except BaseException as exc:
+        status = "KILLED" if killed_on and isinstance(exc, killed_on) else "FAILED"
+        try:
+            mlflow.end_run(status=status)
+        except Exception:
+            logger.warning("could not end MLflow run %s as %s", run_id, status, exc_info=True)
+        raise
+    else:
+        mlflow.end_run(status="FINISHED")
+
+
+def run_status_set(*, run_id: str, status: str) -> None:
+    client().set_terminated(run_id, status=status)
+
+
+def run_get(run_id: str):
+    return client().get_run(run_id)
+
+
+def runs_search(*, experiment: str, filter_string: str = "") -> list:
+    found = client().get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    return client().search_runs([found.experiment_id], filter_string=filter_string)
+
+
+def run_log_params(*, run_id: str, params: dict[str, Any]) -> None:
+    from mlflow.entities import Param
+
+    items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+    for start in range(0, len(items), 100):
+        client().log_batch(run_id, params=items[start:start + 100])
+
+
+def run_log_metrics(*, run_id: str, metrics: dict[str, float], step: int | None = None) -> None:
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
+    for start in range(0, len(items), 1000):
+        client().log_batch(run_id, metrics=items[start:start + 1000])
+
+
+def run_log_history(*, run_id: str, history: dict[str, list[float]]) -> None:
+    """Per-iteration metrics: value i of each series is logged at step i + 1."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [Metric(key, float(value), now, step) for key, values in history.items()
+             for step, value in enumerate(values, start=1)]
+    for start in range(0, len(items), 1000):
+        client().log_batch(run_id, metrics=items[start:start + 1000])
+
+
+def run_log_dict(*, run_id: str, data: dict, artifact_file: str) -> None:
+    client().log_dict(run_id, data, artifact_file)
+
+
+def run_artifact_dict(*, run_id: str, artifact_file: str) -> dict:
+    import json
+
+    import mlflow.artifacts
+
+    return json.loads(mlflow.artifacts.load_text(f"{run_artifact_uri(run_id)}/{artifact_file}"))
+
+
+def run_artifact_uri(run_id: str) -> str:
+    return client().get_run(run_id).info.artifact_uri
+
+
+def model_log(*, framework: str, model: Any, input_example, output_example, pip_requirements: list[str]):
+    """Log the model in the active run with its signature and input example; return MLflow's
+    ModelInfo (``model_uri`` is what gets registered)."""
+    _fluent()
+    from mlflow.models import infer_signature
+
+    if framework == "lightgbm":
+        import mlflow.lightgbm as flavor
+    elif framework == "torch":
+        import mlflow.pytorch as flavor
+
+        # MLflow saves torch models as an exported graph (pt2), traced from a tensor example:
+        # loading one needs neither pickle nor the portal's code.
+        input_example = input_example.to_numpy(dtype="float32") if hasattr(input_example, "to_numpy") else input_example
+    else:
+        raise ValueError(f"unknown framework {framework!r}")
+    signature = infer_signature(input_example, output_example)
+    return flavor.log_model(model, name="model", signature=signature, input_example=input_example,
+                            pip_requirements=pip_requirements)
+
+
+def run_url(run_id: str, experiment_id: str) -> str:
+    return f"{settings.MLFLOW_UI_URL.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "\\'")

@@ -1,0 +1,49 @@
+"""Reads of the registry."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from registry.models import Dataset, MLProject, ModelVersion, RegisteredModel
+
+
+def project_list() -> QuerySet[MLProject]:
+    return MLProject.objects.select_related("proposal", "owner").prefetch_related("models")
+
+
+def project_get(*, project_id: int) -> MLProject:
+    return get_object_or_404(project_list().prefetch_related("team"), pk=project_id)
+
+
+def project_for_proposal(*, proposal_id: int) -> MLProject | None:
+    return project_list().filter(proposal_id=proposal_id).first()
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    return Dataset.objects.select_related("uploaded_by")
+
+
+def dataset_get(*, dataset_id: int) -> Dataset:
+    return get_object_or_404(dataset_list(), pk=dataset_id)
+
+
+def model_version_list(*, model: RegisteredModel | None = None, project: MLProject | None = None) -> QuerySet[ModelVersion]:
+    qs = ModelVersion.objects.select_related(
+        "registered_model__project", "dataset", "training_config", "training_job", "created_by"
+    )
+    if model is not None:
+        qs = qs.filter(registered_model=model)
+    if project is not None:
+        qs = qs.filter(registered_model__project=project)
+    return qs
+
+
+def model_version_get(*, version_id: int) -> ModelVersion:
+    return get_object_or_404(model_version_list(), pk=version_id)
+
+
+def training_job_list(*, project: MLProject):
+    from workers.models import Job
+
+    return Job.objects.of_kind("training").for_object(project)

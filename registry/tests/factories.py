@@ -1,0 +1,56 @@
+"""Approved projects and registered datasets to train on."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from proposals import services as proposal_services
+from proposals.models import Proposal, ProposalState
+from proposals.tests.factories import Org, complete_data, make_org
+from registry import demo_data, services
+from registry.models import Dataset, MLProject
+
+
+def approved_proposal(org: Org, **overrides) -> Proposal:
+    """A proposal taken through pod review and a unanimous Council vote."""
+    proposal = proposal_services.proposal_create(author=org.author, data=complete_data(org, **overrides))
+    proposal = proposal_services.proposal_submit(proposal=proposal, by=org.author)
+    for lead in org.pod_leads:
+        proposal_services.pod_review_record(proposal=proposal, by=lead, decision="approve")
+    for member in org.council:
+        proposal_services.council_vote_cast(proposal=proposal, by=member, vote="approve")
+    proposal.refresh_from_db()
+    assert proposal.state == ProposalState.APPROVED
+    return proposal
+
+
+def unique_title(base: str = "Predict delivery times") -> str:
+    # The MLflow store outlives each test's database, so every test gets its own model name.
+    return f"{base} {uuid.uuid4().hex[:8]}"
+
+
+def approved_project(org: Org | None = None, **overrides) -> tuple[Org, MLProject]:
+    org = org or make_org()
+    overrides.setdefault("title", unique_title())
+    proposal = approved_proposal(org, **overrides)
+    return org, services.project_create_for_proposal(proposal_id=proposal.pk)
+
+
+def csv_upload(frame, filename: str = "data.csv") -> SimpleUploadedFile:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return SimpleUploadedFile(filename, buffer.getvalue().encode(), content_type="text/csv")
+
+
+def demo_dataset(problem: str = "delivery_times", *, rows: int = 2000, seed: int = 0, by=None,
+                 name: str | None = None) -> Dataset:
+    frame = demo_data.PROBLEMS[problem][0](rows, seed=seed)
+    return services.dataset_register(name=name or problem.replace("_", " "), by=by,
+                                     uploaded_file=csv_upload(frame, f"{problem}.csv"))
+
+
+DELIVERY_FEATURES = ["distance_km", "items", "hour", "weekday", "courier_load", "raining", "zone"]
+FRAUD_FEATURES = ["amount", "hour", "merchant_category", "card_age_days", "country_mismatch", "velocity_1h"]
