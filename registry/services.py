@@ -1,4 +1,4 @@
-"""Writes of the registry: projects and datasets."""
+"""Writes of the registry: projects, datasets, training starts and the versions they register."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from portal.errors import DomainError
+from portal.errors import DomainError, Forbidden
 from portal.models import User
 from portal.services import audit_record
 from proposals.models import Proposal, ProposalKind, ProposalState
 from registry import datasets as dataset_files
-from registry import mlflow_client
-from registry.models import Dataset, MLProject, RegisteredModel
+from registry import mlflow_client, permissions, trainers
+from registry.models import Dataset, Framework, MLProject, ModelVersion, RegisteredModel, Task, TrainingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -194,3 +194,175 @@ def dataset_frame(dataset: Dataset):
     if dataset_files.sha256_of(path) != dataset.sha256:
         raise DomainError(f"The file of dataset {dataset} changed since it was registered; register it again.")
     return dataset_files.read_frame(path, dataset.format)
+
+
+# --- training --------------------------------------------------------------------------
+
+def _require(allowed: tuple[bool, str]) -> None:
+    ok, reason = allowed
+    if not ok:
+        raise Forbidden(reason)
+
+
+def _column_error(dataset: Dataset, column: str, field: str) -> DomainError:
+    return DomainError(
+        f"Column {column!r} is not in dataset {dataset.name}; its columns are {', '.join(dataset.columns)}.",
+        field=field, column=column,
+    )
+
+
+def _check_schedule(schedule: str) -> str:
+    schedule = " ".join((schedule or "").split())
+    if not schedule:
+        return ""
+    from celery.schedules import crontab
+
+    parts = schedule.split(" ")
+    if len(parts) != 5:
+        raise DomainError("A schedule is a cron expression of five fields: minute hour day month weekday.",
+                          field="schedule")
+    try:
+        crontab(minute=parts[0], hour=parts[1], day_of_month=parts[2], month_of_year=parts[3], day_of_week=parts[4])
+    except Exception as exc:
+        raise DomainError(f"The schedule {schedule!r} is not a valid cron expression: {exc}", field="schedule") from None
+    return schedule
+
+
+def training_config_check(*, dataset: Dataset, target: str, features: list[str], categorical: list[str] | None,
+                          task: str, framework: str, seed: int, params: dict[str, Any] | None,
+                          validation_fraction: float) -> dict[str, Any]:
+    """Check a training request against the dataset's schema; return the config's fields.
+
+    ``features`` are all feature columns; ``categorical`` says which of them are categorical
+    (columns listed only there are features too). Left out, the text columns are.
+    """
+    if task not in Task.values:
+        raise DomainError(f"task must be one of {', '.join(Task.values)}, not {task!r}.", field="task")
+    if framework not in Framework.values:
+        raise DomainError(f"framework must be one of {', '.join(Framework.values)}, not {framework!r}.", field="framework")
+    if not isinstance(features, (list, tuple)) or not all(isinstance(f, str) for f in features):
+        raise DomainError("features must be a list of column names.", field="features")
+    if categorical is not None and (not isinstance(categorical, (list, tuple)) or not all(isinstance(c, str) for c in categorical)):
+        raise DomainError("categorical must be a list of column names.", field="categorical")
+    if not isinstance(target, str) or not target:
+        raise DomainError("Choose the target column.", field="target")
+    if dataset.column(target) is None:
+        raise _column_error(dataset, target, "target")
+    all_features = list(dict.fromkeys([*features, *(categorical or [])]))
+    if not all_features:
+        raise DomainError("Choose at least one feature column.", field="features")
+    for name in all_features:
+        if dataset.column(name) is None:
+            raise _column_error(dataset, name, "features" if name in features else "categorical")
+    if target in all_features:
+        raise DomainError(f"The target {target!r} cannot also be a feature.", field="features", column=target)
+    if categorical is None:
+        categorical = [n for n in all_features if dataset.column(n)["kind"] == "categorical"]
+    numeric = [n for n in all_features if n not in categorical]
+    for name in numeric:
+        column = dataset.column(name)
+        if column["kind"] == "categorical":
+            samples = ", ".join(repr(s) for s in column["samples"][:3])
+            raise DomainError(
+                f"Feature {name!r} holds text (such as {samples}), so it cannot be numeric; list it as categorical.",
+                field="features", column=name,
+            )
+        if column["kind"] == "datetime":
+            raise DomainError(f"Feature {name!r} holds dates and times, which training cannot use yet; leave it out.",
+                              field="features", column=name)
+    column = dataset.column(target)
+    if column["missing_rate"] > 0:
+        missing = round(column["missing_rate"] * dataset.rows)
+        raise DomainError(
+            f"The target {target!r} is missing in {missing} of {dataset.rows} rows; remove or fill those rows, "
+            "register the dataset again and train on it.",
+            field="target", column=target,
+        )
+    classes = column["unique_count"]
+    if task == "regression" and column["kind"] not in ("numeric", "boolean"):
+        raise DomainError(f"A regression target must be numeric; {target!r} holds text.", field="target", column=target)
+    if task == "binary" and classes != 2:
+        raise DomainError(f"A binary task needs a target with exactly two values; {target!r} has {classes}.",
+                          field="target", column=target)
+    if task == "multiclass" and not 3 <= classes <= 100:
+        raise DomainError(f"A multiclass task needs a target with 3 to 100 values; {target!r} has {classes}.",
+                          field="target", column=target)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise DomainError(f"seed must be a whole number from 0 to {2**31 - 1}.", field="seed")
+    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, (int, float)) \
+            or not 0.05 <= validation_fraction <= 0.5:
+        raise DomainError("validation_fraction must be between 0.05 and 0.5.", field="validation_fraction")
+    trainer = trainers.get(framework)
+    resolved = trainers_params_resolve(trainer, params)
+    return {
+        "target": target, "numeric_features": numeric, "categorical_features": list(categorical), "task": task,
+        "framework": framework, "params": resolved, "seed": seed, "validation_fraction": float(validation_fraction),
+    }
+
+
+def trainers_params_resolve(trainer, params: dict[str, Any] | None) -> dict[str, Any]:
+    from registry.trainers.base import params_resolve
+
+    if params is not None and not isinstance(params, dict):
+        raise DomainError("params must be an object of parameter names and values.", field="params")
+    return params_resolve(trainer.LABEL, trainer.PARAMS, trainer.DEFAULTS, params)
+
+
+def training_start(
+    *,
+    project: MLProject,
+    dataset: Dataset,
+    target: str,
+    features: list[str],
+    task: str,
+    framework: str,
+    by: User | None,
+    categorical: list[str] | None = None,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    validation_fraction: float = 0.2,
+    model: RegisteredModel | None = None,
+    schedule: str = "",
+):
+    """Check the request, keep it as a training configuration, and queue the training job."""
+    from workers.services import job_start
+
+    if by is not None:
+        _require(permissions.can_train(by, project))
+    model = model or project.models.order_by("id").first()
+    if model is None or model.project_id != project.pk:
+        raise DomainError(f"{project} has no such registered model.", field="model")
+    fields = training_config_check(dataset=dataset, target=target, features=features, categorical=categorical,
+                                   task=task, framework=framework, seed=seed, params=params,
+                                   validation_fraction=validation_fraction)
+    schedule = _check_schedule(schedule)
+    with transaction.atomic():
+        config = TrainingConfig.objects.create(
+            registered_model=model, dataset=dataset, schedule=schedule,
+            created_by=by if by is not None and by.is_authenticated else None, **fields,
+        )
+        job = job_start(kind="training", started_by=by, params={"config_id": config.pk}, obj=project,
+                        message=f"Waiting for a training worker ({config.get_framework_display()}).")
+        audit_record(actor=by, verb="project.training_started", obj=project,
+                     data={"job_id": job.pk, "config_id": config.pk, "model": model.name,
+                           "framework": framework, "dataset": dataset.name, "dataset_sha256": dataset.sha256})
+    return job
+
+
+def model_version_create(*, config: TrainingConfig, version: int, run_id: str, job_id: int | None,
+                         metrics: dict[str, float], by: User | None) -> ModelVersion:
+    """Record a version the training job registered in MLflow."""
+    with transaction.atomic():
+        model_version = ModelVersion.objects.create(
+            registered_model=config.registered_model, version=version, mlflow_run_id=run_id,
+            training_job_id=job_id, training_config=config, dataset=config.dataset, metrics=metrics,
+            params={"framework": config.framework, "task": config.task, "target": config.target,
+                    "numeric_features": config.numeric_features,
+                    "categorical_features": config.categorical_features, "seed": config.seed,
+                    "validation_fraction": config.validation_fraction, **config.params},
+            created_by=by,
+        )
+        audit_record(actor=by, verb="model_version.registered", obj=model_version, to_state="registered",
+                     data={"model": config.registered_model.name, "version": version, "run_id": run_id,
+                           "job_id": job_id, "dataset_sha256": config.dataset.sha256})
+    return model_version

@@ -57,3 +57,4 @@ register("system_check", label="System check", queue="default", handler="workers
 register("minutes_send", label="Minutes email", queue="default", handler="proposals.minutes.minutes_send_run")
 register("ml_review_schedule", label="ML Review scheduling", queue="default", handler="proposals.jobs.ml_review_schedule_run")
 register("chair_rotation", label="Chair rotation", queue="default", handler="proposals.jobs.chair_rotation_run")
+register("training", label="Model training", queue="training", handler="registry.training.training_run")

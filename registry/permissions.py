@@ -1,0 +1,29 @@
+"""Who may do what to an ML project. Each rule returns a reason when it says no."""
+
+from __future__ import annotations
+
+from portal.models import Function, User
+
+
+def _member(user: User, project) -> bool:
+    return bool(user and user.is_authenticated and (
+        user.pk == project.owner_id or project.team.filter(pk=user.pk).exists()
+    ))
+
+
+def can_train(user: User, project) -> tuple[bool, str]:
+    if user is not None and user.is_authenticated and (user.is_staff or user.is_superuser):
+        return True, ""
+    if _member(user, project):
+        return True, ""
+    return False, f"Only the technical lead and the team of {project} can train its models."
+
+
+def can_move_alias(user: User, project) -> tuple[bool, str]:
+    if not (user and user.is_authenticated):
+        return False, "Sign in to move an alias."
+    if user.pk == project.owner_id:
+        return True, ""
+    if getattr(user, "function", "") == Function.ML_ENGINEER and project.team.filter(pk=user.pk).exists():
+        return True, ""
+    return False, f"Only the technical lead and the ML engineers of {project} can move its aliases."
