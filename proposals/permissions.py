@@ -56,7 +56,8 @@ def can_pod_review(user: User, proposal) -> tuple[bool, str]:
     mine = set(lead_functions_of(user, proposal.pod)) & set(required_lead_functions(proposal.pod))
     if mine:
         return True, ""
-    return False, f"Only the required leads of the {proposal.pod or 'proposal'}'s pod review it."
+    pod = f"the {proposal.pod.name} pod" if proposal.pod_id else "its pod"
+    return False, f"Only the required leads of {pod} review this proposal."
 
 
 def can_vote(user: User) -> tuple[bool, str]:

@@ -290,7 +290,7 @@ def test_pod_leads_review_from_the_proposal_page(org):
     assert "Waiting" in page and org.em.display_name in page
 
     outsider_page = text_of(client_for(org.outsider).get(f"/proposals/{proposal.pk}/"))
-    assert "Only the required leads of the Delivery's pod review it." in outsider_page
+    assert "Only the required leads of the Delivery pod review this proposal." in outsider_page
     assert "Your review as" not in outsider_page
 
     refused = client_for(org.pm).post(f"/proposals/{proposal.pk}/pod-review/", {"decision": "reject", "comment": ""}, follow=True)
