@@ -148,12 +148,12 @@ def seed() -> str:
                                    comment="Impact does not cover the cost." if vote == "reject" else "")
     for voter, vote in (("carol", "approve"), ("heidi", "reject"), ("ivan", "reject"), ("grace", "approve")):
         services.council_vote_cast(proposal=made["fees"], by=people[voter], vote=vote)
-    services.minutes_publish(meeting=last_week, by=chair)
-
-    # Card fraud: escalated and decided by the chair.
+    # Card fraud split the Council at the same meeting; the chair decided after it.
     _through_pod(made["fraud"], people)
+    AgendaItem.objects.filter(proposal=made["fraud"], vote_open=True).update(meeting=last_week)
     for voter, vote in (("carol", "approve"), ("heidi", "approve"), ("ivan", "reject"), ("grace", "reject")):
         services.council_vote_cast(proposal=made["fraud"], by=people[voter], vote=vote)
+    services.minutes_publish(meeting=last_week, by=chair)
     services.chair_decide(proposal=made["fraud"], by=chair, decision="approve",
                           rationale="The chargeback cost alone pays for it; serving latency is owned by an ML engineer.")
 
@@ -171,4 +171,26 @@ def seed() -> str:
                                comment="Which teams' queues, and how is urgency labelled today?")
     weather = services.proposal_submit(proposal=made["weather"], by=people["alice"])
     services.proposal_withdraw(proposal=weather, by=people["alice"], reason="Folded into the dispatch ETA work.")
+    _backdate(made, last_week)
     return f"{Proposal.objects.count()} proposals, {Meeting.objects.count()} meetings"
+
+
+def _backdate(made: dict[str, Proposal], last_week: Meeting) -> None:
+    """Spread the demo's history over the past weeks, as a real team's would be.
+    Only timestamps move; every state change above went through the services."""
+    held = last_week.scheduled_for
+    days = dt.timedelta(days=1)
+    timeline = {
+        "eta": (held - 19 * days, held), "churn": (held - 12 * days, held), "fees": (held - 9 * days, None),
+        "fraud": (held - 15 * days, held + 2 * days), "dispatch": (held + 1 * days, None),
+        "featurestore": (held + 3 * days, None), "hire": (held + 4 * days, None), "triage": (held + 2 * days, None),
+        "weather": (held - 5 * days, held - 1 * days),
+    }
+    for key, (submitted, decided) in timeline.items():
+        fields = {"submitted_at": submitted, "created_at": submitted - 2 * days}
+        if decided is not None:
+            fields["decided_at"] = decided
+        Proposal.objects.filter(pk=made[key].pk).update(**fields)
+        made[key].revisions.update(created_at=submitted)
+    Proposal.objects.filter(pk=made["basket"].pk).update(created_at=held + 5 * days)
+    Meeting.objects.filter(pk=last_week.pk).update(minutes_published_at=held + dt.timedelta(hours=3))
