@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from registry.models import Dataset, MLProject, ModelVersion, RegisteredModel
+from registry.models import Alias, AliasEvent, Dataset, MLProject, ModelVersion, RegisteredModel
 
 
 def project_list() -> QuerySet[MLProject]:
@@ -47,3 +47,19 @@ def training_job_list(*, project: MLProject):
     from workers.models import Job
 
     return Job.objects.of_kind("training").for_object(project)
+
+
+def alias_holder_at(*, model: RegisteredModel, alias: str, at) -> ModelVersion | None:
+    """The version ``alias`` pointed at, at time ``at`` (None before it was first set)."""
+    event = (AliasEvent.objects.filter(registered_model=model, alias=alias, at__lte=at)
+             .select_related("model_version").order_by("-at", "-id").first())
+    return event.model_version if event else None
+
+
+def aliases_current(*, model: RegisteredModel) -> dict[str, ModelVersion]:
+    current = {}
+    for alias in Alias.values:
+        event = AliasEvent.objects.filter(registered_model=model, alias=alias).select_related("model_version").first()
+        if event is not None:
+            current[alias] = event.model_version
+    return current

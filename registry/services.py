@@ -1,4 +1,4 @@
-"""Writes of the registry: projects, datasets, training starts and the versions they register."""
+"""Writes of the registry: projects, datasets, training starts, the versions they register, aliases."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from portal.errors import DomainError, Forbidden
+from portal.errors import DomainError, Forbidden, InvalidTransition
 from portal.models import User
 from portal.services import audit_record
 from proposals.models import Proposal, ProposalKind, ProposalState
 from registry import datasets as dataset_files
 from registry import mlflow_client, permissions, trainers
-from registry.models import Dataset, Framework, MLProject, ModelVersion, RegisteredModel, Task, TrainingConfig
+from registry.models import (
+    Alias, AliasEvent, Dataset, Framework, MLProject, ModelVersion, RegisteredModel, Task, TrainingConfig,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -366,3 +368,41 @@ def model_version_create(*, config: TrainingConfig, version: int, run_id: str, j
                      data={"model": config.registered_model.name, "version": version, "run_id": run_id,
                            "job_id": job_id, "dataset_sha256": config.dataset.sha256})
     return model_version
+
+
+# --- aliases ---------------------------------------------------------------------------
+
+def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, by: User) -> AliasEvent:
+    """Point an MLflow alias (champion, challenger) at ``version``, and remember who and why.
+
+    Only for approved projects, only by the technical lead or the project's ML engineers.
+    """
+    if alias not in Alias.values:
+        raise DomainError(f"alias must be one of {', '.join(Alias.values)}, not {alias!r}.", field="alias")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(f"Say why {version} becomes the {alias}.", field="reason")
+    project = version.registered_model.project
+    if project.proposal.state != ProposalState.APPROVED:
+        raise InvalidTransition(
+            f"Aliases can only be moved for approved projects; the proposal of {project} is "
+            f"{project.proposal.get_state_display().lower()}.",
+            state=project.proposal.state, allowed_actions=[],
+        )
+    _require(permissions.can_move_alias(by, project))
+    with transaction.atomic():
+        # Moves of one model's aliases queue on its row, so "previous" is always right.
+        model = RegisteredModel.objects.select_for_update().get(pk=version.registered_model_id)
+        previous = AliasEvent.objects.filter(registered_model=model, alias=alias).select_related("model_version").first()
+        previous_version = previous.model_version if previous else None
+        if previous_version is not None and previous_version.pk == version.pk:
+            raise InvalidTransition(f"{version} is already the {alias}.", state=alias, allowed_actions=[])
+        event = AliasEvent.objects.create(registered_model=model, model_version=version, previous_version=previous_version,
+                                          alias=alias, moved_by=by, reason=reason)
+        audit_record(actor=by, verb="model_version.alias_moved", obj=version,
+                     from_state=f"v{previous_version.version}" if previous_version else "", to_state=f"v{version.version}",
+                     data={"alias": alias, "model": model.name, "reason": reason,
+                           "previous_version": previous_version.version if previous_version else None})
+        # Last, so a refusal from MLflow undoes the portal's record too.
+        mlflow_client.alias_set(name=model.name, alias=alias, version=str(version.version))
+    return event

@@ -1,0 +1,81 @@
+"""Champion and challenger: who may move them, that MLflow follows, and the history behind
+"which version was champion at time T"."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from portal.errors import DomainError, Forbidden, InvalidTransition
+from portal.models import AuditEvent, Function
+from portal.tests.factories import UserFactory
+from proposals.models import Proposal
+from registry import mlflow_client, selectors, services
+from registry.models import ModelVersion
+from registry.tests.factories import approved_project, demo_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def versions():
+    """An approved project with two versions registered in MLflow (no training needed)."""
+    org, project = approved_project()
+    model = project.models.get()
+    services.registered_model_ensure_in_mlflow(model=model)
+    dataset = demo_dataset("card_fraud", rows=50, by=org.lead)
+    made = []
+    for _ in range(2):
+        registered = mlflow_client.client().create_model_version(model.name, source="file:///nonexistent/model")
+        made.append(ModelVersion.objects.create(registered_model=model, version=int(registered.version),
+                                                mlflow_run_id="", dataset=dataset))
+    return org, project, made
+
+
+def champion_in_mlflow(project):
+    return int(mlflow_client.client().get_model_version_by_alias(project.name, "champion").version)
+
+
+def test_the_lead_and_the_ml_engineers_move_aliases_and_the_history_answers_for_any_time(versions):
+    org, project, (v1, v2) = versions
+    model = project.models.get()
+    before = timezone.now()
+
+    first = services.model_version_alias_set(version=v1, alias="champion", reason="First model beats the rules.", by=org.lead)
+    assert champion_in_mlflow(project) == v1.version
+    between = timezone.now()
+    services.model_version_alias_set(version=v2, alias="challenger", reason="Shadow it for a week.", by=org.engineer)
+    moved = services.model_version_alias_set(version=v2, alias="champion", reason="Won the shadow test.", by=org.engineer)
+
+    assert champion_in_mlflow(project) == v2.version
+    assert moved.previous_version == v1 and moved.moved_by == org.engineer and first.previous_version is None
+    assert selectors.alias_holder_at(model=model, alias="champion", at=before) is None
+    assert selectors.alias_holder_at(model=model, alias="champion", at=between) == v1
+    assert selectors.alias_holder_at(model=model, alias="champion", at=timezone.now()) == v2
+    assert selectors.aliases_current(model=model) == {"champion": v2, "challenger": v2}
+    event = AuditEvent.objects.filter(verb="model_version.alias_moved").order_by("-id").first()
+    assert (event.from_state, event.to_state) == (f"v{v1.version}", f"v{v2.version}")
+    assert event.actor == org.engineer and event.data["reason"] == "Won the shadow test."
+
+    with pytest.raises(InvalidTransition, match="already the champion"):
+        services.model_version_alias_set(version=v2, alias="champion", reason="Again", by=org.lead)
+
+
+def test_nobody_else_moves_aliases_and_every_move_needs_a_reason(versions):
+    org, project, (v1, _) = versions
+    teammate = UserFactory(username="teammate", function=Function.DATA_SCIENTIST)
+    project.team.add(teammate)
+    other_engineer = UserFactory(username="other_mle", function=Function.ML_ENGINEER)
+    for person in (teammate, other_engineer, org.outsider, org.chair):
+        with pytest.raises(Forbidden, match="Only the technical lead and the ML engineers"):
+            services.model_version_alias_set(version=v1, alias="champion", reason="Looks good", by=person)
+    with pytest.raises(DomainError, match="Say why"):
+        services.model_version_alias_set(version=v1, alias="champion", reason="  ", by=org.lead)
+    with pytest.raises(DomainError, match="alias must be one of champion, challenger"):
+        services.model_version_alias_set(version=v1, alias="production", reason="Ship it", by=org.lead)
+    Proposal.objects.filter(pk=project.proposal_id).update(state="withdrawn")
+    v1.refresh_from_db()
+    with pytest.raises(InvalidTransition, match="only be moved for approved projects"):
+        services.model_version_alias_set(version=v1, alias="champion", reason="Ship it", by=org.lead)
+    assert not AuditEvent.objects.filter(verb="model_version.alias_moved").exists()
+    assert mlflow_client.registered_model_get(project.name).aliases == {}
