@@ -286,13 +286,22 @@ class Throttled:
         self.start = start
         self.end = end
         self._last = 0.0
+        self._percent = start
+        self._message = "Training"
 
     def step(self, done: int, total: int, message: str, *, force: bool = False) -> None:
+        self._percent = self.start + (self.end - self.start) * done / max(total, 1)
+        self._message = message
+        self.tick(force=force)
+
+    def tick(self, *, force: bool = False) -> None:
+        """Call inside long iterations (each batch): repeats the last progress when it is due,
+        so a cancel is noticed within ``interval`` seconds even in a slow epoch."""
         now = time.monotonic()
         if not force and now - self._last < self.interval:
             return
         self._last = now
-        self.reporter.progress(self.start + (self.end - self.start) * done / max(total, 1), message)
+        self.reporter.progress(self._percent, self._message)
 
 
 def importance_normalised(values: dict[str, float]) -> dict[str, float]:

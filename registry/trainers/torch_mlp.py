@@ -115,6 +115,7 @@ def train(spec: TrainSpec, frame: pd.DataFrame, reporter: Reporter) -> TrainResu
                 optimizer.step()
                 total += float(loss.detach()) * len(index)
                 seen += len(index)
+                throttle.tick()
             train_loss = total / seen
             model.eval()
             with torch.no_grad():
