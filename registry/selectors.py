@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
+from portal.errors import DomainError
 from registry.models import Alias, AliasEvent, Dataset, MLProject, ModelVersion, RegisteredModel
 
 
@@ -26,6 +27,18 @@ def dataset_list() -> QuerySet[Dataset]:
 
 def dataset_get(*, dataset_id: int) -> Dataset:
     return get_object_or_404(dataset_list(), pk=dataset_id)
+
+
+def dataset_frame(*, dataset: Dataset):
+    """The dataset's rows, after checking the stored file is still the one registered."""
+    from registry import datasets as dataset_files
+
+    path = dataset.file_path
+    if not path.is_file():
+        raise DomainError(f"The file of dataset {dataset} is missing from the data folder ({path}).")
+    if dataset_files.sha256_of(path) != dataset.sha256:
+        raise DomainError(f"The file of dataset {dataset} changed since it was registered; register it again.")
+    return dataset_files.read_frame(path, dataset.format)
 
 
 def model_version_list(*, model: RegisteredModel | None = None, project: MLProject | None = None) -> QuerySet[ModelVersion]:

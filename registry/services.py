@@ -188,16 +188,6 @@ def _file_chunks(path: Path) -> Iterable[bytes]:
         yield from iter(lambda: source.read(dataset_files.CHUNK), b"")
 
 
-def dataset_frame(dataset: Dataset):
-    """The dataset's rows, after checking the stored file is still the one registered."""
-    path = dataset.file_path
-    if not path.is_file():
-        raise DomainError(f"The file of dataset {dataset} is missing from the data folder ({path}).")
-    if dataset_files.sha256_of(path) != dataset.sha256:
-        raise DomainError(f"The file of dataset {dataset} changed since it was registered; register it again.")
-    return dataset_files.read_frame(path, dataset.format)
-
-
 # --- training --------------------------------------------------------------------------
 
 def _require(allowed: tuple[bool, str]) -> None:
@@ -295,14 +285,14 @@ def training_config_check(*, dataset: Dataset, target: str, features: list[str],
             or not 0.05 <= validation_fraction <= 0.5:
         raise DomainError("validation_fraction must be between 0.05 and 0.5.", field="validation_fraction")
     trainer = trainers.get(framework)
-    resolved = trainers_params_resolve(trainer, params)
+    resolved = _params_resolve(trainer, params)
     return {
         "target": target, "numeric_features": numeric, "categorical_features": list(categorical), "task": task,
         "framework": framework, "params": resolved, "seed": seed, "validation_fraction": float(validation_fraction),
     }
 
 
-def trainers_params_resolve(trainer, params: dict[str, Any] | None) -> dict[str, Any]:
+def _params_resolve(trainer, params: dict[str, Any] | None) -> dict[str, Any]:
     from registry.trainers.base import params_resolve
 
     if params is not None and not isinstance(params, dict):

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 
-from registry import mlflow_client, services, trainers
+from registry import mlflow_client, selectors, services, trainers
 from registry.models import TrainingConfig
 from registry.profiles import reference_profile
 from registry.trainers.base import TrainSpec, encode
@@ -76,7 +76,7 @@ def training_run(job) -> dict[str, Any]:
     trainer = trainers.get(config.framework)
 
     job.progress(1, f"Loading dataset {dataset.name}")
-    frame = services.dataset_frame(dataset)
+    frame = selectors.dataset_frame(dataset=dataset)
     spec = TrainSpec(
         target=config.target, numeric_features=list(config.numeric_features),
         categorical_features=list(config.categorical_features), task=config.task, params=dict(config.params),

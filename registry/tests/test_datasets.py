@@ -130,3 +130,16 @@ def test_a_dataset_needs_a_name_and_one_source(folder):
     with pytest.raises(DomainError, match="one of the two"):
         services.dataset_register(name="Both", uploaded_file=csv_upload(demo_data.card_fraud(50)), path="x.csv", by=None)
     assert files_in(folder) == []
+
+
+def test_training_reads_a_dataset_only_while_its_file_is_the_one_registered(folder):
+    from registry import selectors
+
+    dataset = services.dataset_register(name="Payments", uploaded_file=csv_upload(demo_data.card_fraud(80)), by=None)
+    assert len(selectors.dataset_frame(dataset=dataset)) == 80
+    dataset.file_path.write_text("amount\n1\n")
+    with pytest.raises(DomainError, match="changed since it was registered"):
+        selectors.dataset_frame(dataset=dataset)
+    dataset.file_path.unlink()
+    with pytest.raises(DomainError, match="is missing from the data folder"):
+        selectors.dataset_frame(dataset=dataset)
