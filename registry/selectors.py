@@ -56,10 +56,22 @@ def model_version_get(*, version_id: int) -> ModelVersion:
     return get_object_or_404(model_version_list(), pk=version_id)
 
 
-def training_job_list(*, project: MLProject):
+def training_job_list(*, project: MLProject | None = None):
     from workers.models import Job
 
-    return Job.objects.of_kind("training").for_object(project)
+    jobs = Job.objects.of_kind("training").select_related("started_by")
+    return jobs.for_object(project) if project is not None else jobs
+
+
+def registered_model_named(*, name: str) -> RegisteredModel | None:
+    return RegisteredModel.objects.select_related("project").filter(name=name).first()
+
+
+def alias_event_list(*, model: RegisteredModel) -> QuerySet[AliasEvent]:
+    """Every move of ``model``'s aliases, newest first."""
+    return AliasEvent.objects.filter(registered_model=model).select_related(
+        "model_version", "previous_version", "moved_by", "registered_model"
+    )
 
 
 def alias_holder_at(*, model: RegisteredModel, alias: str, at) -> ModelVersion | None:
