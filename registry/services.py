@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -68,13 +69,22 @@ def project_create_for_proposal(*, proposal_id: int) -> MLProject | None:
 
 
 def _mlflow_model_ensure(model_id: int) -> None:
-    """Create the model in MLflow. A failure here is logged, not raised: the approval stands,
-    and the training job creates it before registering the first version."""
+    """Create the model in MLflow from a job, off the request that approved the proposal.
+    A failure there leaves the approval standing; the training job creates it if needed."""
+    from workers.services import job_start
+
     model = RegisteredModel.objects.select_related("project").get(pk=model_id)
-    try:
-        registered_model_ensure_in_mlflow(model=model)
-    except Exception:
-        logger.warning("could not create registered model %s in MLflow; training will retry", model.name, exc_info=True)
+    job_start(kind="registered_model_setup", started_by=None, params={"registered_model_id": model.pk},
+              obj=model.project, message=f"Creating {model.name} in the MLflow registry.")
+
+
+def registered_model_setup_run(job) -> dict[str, Any]:
+    """Job handler: create a project's registered model in MLflow."""
+    model = RegisteredModel.objects.select_related("project").get(pk=job.params["registered_model_id"])
+    job.progress(10, f"Creating {model.name} in MLflow")
+    registered_model_ensure_in_mlflow(model=model)
+    job.log(f"Registered model {model.name} is in MLflow.")
+    return {"registered_model": model.name}
 
 
 def registered_model_ensure_in_mlflow(*, model: RegisteredModel) -> None:
@@ -335,6 +345,8 @@ def training_start(
         )
         job = job_start(kind="training", started_by=by, params={"config_id": config.pk}, obj=project,
                         message=f"Waiting for a training worker ({config.get_framework_display()}).")
+        if schedule:
+            training_schedule_sync(config=config)
         audit_record(actor=by, verb="project.training_started", obj=project,
                      data={"job_id": job.pk, "config_id": config.pk, "model": model.name,
                            "framework": framework, "dataset": dataset.name, "dataset_sha256": dataset.sha256})
@@ -396,3 +408,64 @@ def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, b
         # Last, so a refusal from MLflow undoes the portal's record too.
         mlflow_client.alias_set(name=model.name, alias=alias, version=str(version.version))
     return event
+
+
+# --- scheduled retraining ----------------------------------------------------------------
+
+def _schedule_name(model: RegisteredModel) -> str:
+    return f"retrain:{model.name}"
+
+
+def training_schedule_sync(*, config: TrainingConfig) -> None:
+    """Make ``config``'s cron schedule the one that retrains its model (one schedule per model,
+    stored in the database for Celery beat). An empty schedule stops retraining."""
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    name = _schedule_name(config.registered_model)
+    if not config.schedule:
+        PeriodicTask.objects.filter(name=name).delete()
+        return
+    minute, hour, day_of_month, month_of_year, day_of_week = config.schedule.split(" ")
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week,
+        timezone=settings.TIME_ZONE,
+    )
+    PeriodicTask.objects.update_or_create(
+        name=name,
+        defaults={"crontab": crontab, "interval": None, "task": "workers.training_scheduled",
+                  "args": json.dumps([config.pk]), "queue": "default", "enabled": True,
+                  "description": f"Retrain {config.registered_model.name} ({config.schedule})"},
+    )
+    audit_record(actor=config.created_by, verb="model.retraining_scheduled", obj=config.registered_model,
+                 data={"schedule": config.schedule, "config_id": config.pk})
+
+
+def training_schedule_get(*, model: RegisteredModel):
+    from django_celery_beat.models import PeriodicTask
+
+    return PeriodicTask.objects.filter(name=_schedule_name(model)).select_related("crontab").first()
+
+
+def training_retrain(*, config_id: int):
+    """Retrain from a scheduled configuration on the newest dataset of the same name: the
+    schedule exists so that new data becomes a new version without anyone clicking."""
+    config = TrainingConfig.objects.select_related("registered_model__project", "dataset").get(pk=config_id)
+    dataset = Dataset.objects.filter(name=config.dataset.name).order_by("-created_at", "-id").first() or config.dataset
+    return training_start(
+        project=config.registered_model.project, model=config.registered_model, dataset=dataset, by=None,
+        target=config.target, features=[*config.numeric_features, *config.categorical_features],
+        categorical=list(config.categorical_features), task=config.task, framework=config.framework,
+        seed=config.seed, params=dict(config.params), validation_fraction=config.validation_fraction,
+    )
+
+
+def training_schedule_stop(*, model: RegisteredModel, by: User) -> None:
+    """Stop a model's scheduled retraining."""
+    from django_celery_beat.models import PeriodicTask
+
+    _require(permissions.can_train(by, model.project))
+    with transaction.atomic():
+        deleted, _ = PeriodicTask.objects.filter(name=_schedule_name(model)).delete()
+        if not deleted:
+            raise DomainError(f"{model.name} has no retraining schedule.")
+        audit_record(actor=by, verb="model.retraining_stopped", obj=model)

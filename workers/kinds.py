@@ -58,3 +58,4 @@ register("minutes_send", label="Minutes email", queue="default", handler="propos
 register("ml_review_schedule", label="ML Review scheduling", queue="default", handler="proposals.jobs.ml_review_schedule_run")
 register("chair_rotation", label="Chair rotation", queue="default", handler="proposals.jobs.chair_rotation_run")
 register("training", label="Model training", queue="training", handler="registry.training.training_run")
+register("registered_model_setup", label="MLflow model setup", queue="default", handler="registry.services.registered_model_setup_run")

@@ -21,3 +21,11 @@ def jobs_reap_stale() -> list[int]:
 def job_start_scheduled(kind: str) -> int:
     """Beat entry point: start a job of ``kind`` as the system."""
     return services.job_start(kind=kind, started_by=None, message="Started by the schedule.").pk
+
+
+@shared_task(name="workers.training_scheduled", acks_late=True)
+def training_scheduled(config_id: int) -> int:
+    """Beat entry point of a model's retraining schedule."""
+    from registry.services import training_retrain
+
+    return training_retrain(config_id=config_id).pk

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from workers.models import Job
+from workers.runtime import JobRun
+
 from portal.errors import DomainError
 from portal.models import AuditEvent
 from proposals import services as proposal_services
@@ -28,6 +31,11 @@ def test_approving_a_proposal_creates_one_project_and_its_mlflow_model(django_ca
     assert project.name == title.lower().replace(" ", "-")
     model = RegisteredModel.objects.get()
     assert model.project == project and model.name == project.name
+    # MLflow is reached from a job, not from the request that approved the proposal.
+    assert mlflow_client.registered_model_get(model.name) is None
+    setup = Job.objects.get(kind="registered_model_setup")
+    assert (setup.object_type, setup.object_id) == ("mlproject", str(project.pk))
+    services.registered_model_setup_run(JobRun(setup))
     in_mlflow = mlflow_client.registered_model_get(model.name)
     assert in_mlflow is not None
     assert in_mlflow.tags[mlflow_client.TAG_PROPOSAL] == str(proposal.pk)
