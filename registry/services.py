@@ -45,7 +45,7 @@ def project_create_for_proposal(*, proposal_id: int) -> MLProject | None:
     application proposals become projects (a hiring or build-or-buy decision has no model).
     """
     with transaction.atomic():
-        proposal = Proposal.objects.select_for_update().select_related("technical_lead", "author").get(pk=proposal_id)
+        proposal = Proposal.objects.select_for_update(of=("self",)).select_related("technical_lead", "author").get(pk=proposal_id)
         existing = MLProject.objects.filter(proposal=proposal).first()
         if existing is not None:
             return existing

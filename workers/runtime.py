@@ -93,7 +93,8 @@ def _finish(job_id: int, state: str, *, message: str, result: Any = None, error:
 
 def job_execute(job_id: int, *, task_id: str = "") -> None:
     """Run a job to its end. Safe to call twice: only a queued job is run."""
-    close_old_connections()
+    if not connection.in_atomic_block:  # a worker's stale connection; never one inside a transaction
+        close_old_connections()
     job = _claim(job_id, task_id)
     if job is None:
         logger.info("job %s is not queued; nothing to do", job_id)
