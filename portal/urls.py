@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from portal import views
 from portal.api import AuditEventListApi
 from proposals import api as proposals_api
+from registry import api as registry_api
 from workers import api as workers_api
 
 api_v1 = [
@@ -26,6 +27,15 @@ api_v1 = [
     path("meetings/<int:meeting_id>/", proposals_api.MeetingDetailApi.as_view(), name="meeting-detail"),
     path("meetings/<int:meeting_id>/publish-minutes/", proposals_api.MeetingPublishMinutesApi.as_view(), name="meeting-publish-minutes"),
     path("notifications/", proposals_api.NotificationListApi.as_view(), name="notification-list"),
+    path("projects/", registry_api.ProjectListApi.as_view(), name="project-list"),
+    path("projects/<int:project_id>/", registry_api.ProjectDetailApi.as_view(), name="project-detail"),
+    path("datasets/", registry_api.DatasetListApi.as_view(), name="dataset-list"),
+    path("datasets/<int:dataset_id>/", registry_api.DatasetDetailApi.as_view(), name="dataset-detail"),
+    path("training-jobs/", registry_api.TrainingJobListApi.as_view(), name="training-job-list"),
+    path("model-versions/", registry_api.ModelVersionListApi.as_view(), name="model-version-list"),
+    path("model-versions/champion/", registry_api.ModelVersionChampionApi.as_view(), name="model-version-champion"),
+    path("model-versions/<int:version_id>/", registry_api.ModelVersionDetailApi.as_view(), name="model-version-detail"),
+    path("model-versions/<int:version_id>/aliases/", registry_api.ModelVersionAliasesApi.as_view(), name="model-version-aliases"),
 ]
 
 urlpatterns = [
