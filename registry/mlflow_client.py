@@ -13,6 +13,7 @@ import threading
 import time
 from functools import lru_cache
 from typing import Any, Iterator
+from urllib.parse import quote
 
 from django.conf import settings
 
@@ -246,8 +247,22 @@ def model_log(*, framework: str, model: Any, input_example, output_example, pip_
                             pip_requirements=pip_requirements)
 
 
+def run_metric_history(*, run_id: str, key: str) -> list[tuple[int, float]]:
+    """Every value logged for ``key`` in the run, as (step, value), in step order."""
+    history = client().get_metric_history(run_id, key)
+    return [(m.step, m.value) for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
+
+
 def run_url(run_id: str, experiment_id: str) -> str:
     return f"{settings.MLFLOW_UI_URL.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def model_url(name: str) -> str:
+    return f"{settings.MLFLOW_UI_URL.rstrip('/')}/#/models/{quote(name, safe='')}"
+
+
+def model_version_url(name: str, version: int | str) -> str:
+    return f"{model_url(name)}/versions/{version}"
 
 
 def _quote(value: str) -> str:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from portal.errors import DomainError
-from registry.models import Alias, AliasEvent, Dataset, MLProject, ModelVersion, RegisteredModel
+from registry.models import Alias, AliasEvent, Dataset, MLProject, ModelVersion, RegisteredModel, TrainingConfig
+
+logger = logging.getLogger(__name__)
 
 
 def project_list() -> QuerySet[MLProject]:
@@ -88,3 +94,149 @@ def aliases_current(*, model: RegisteredModel) -> dict[str, ModelVersion]:
         if event is not None:
             current[alias] = event.model_version
     return current
+
+
+# --- pages -------------------------------------------------------------------------------
+
+def dataset_model_versions(*, dataset: Dataset) -> QuerySet[ModelVersion]:
+    return model_version_list().filter(dataset=dataset).order_by("-created_at", "-id")
+
+
+def data_folder_files(*, limit: int = 200) -> list[str]:
+    """Files under the data folder that could be registered by name (not the portal's own store)."""
+    from django.conf import settings
+
+    from registry.datasets import EXTENSIONS
+
+    folder = Path(settings.DATASETS_FOLDER)
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if relative.parts[0] in ("by-sha256", "incoming") or path.suffix.lower() not in EXTENSIONS or not path.is_file():
+            continue
+        found.append(relative.as_posix())
+        if len(found) >= limit:
+            break
+    return found
+
+
+def key_metric(version: ModelVersion) -> tuple[str, float] | None:
+    """The metric that ranks versions of this task (see ``metrics.PRIMARY_METRIC``), if recorded."""
+    from registry.metrics import PRIMARY_METRIC
+
+    name = PRIMARY_METRIC.get((version.params or {}).get("task", ""), ("", False))[0]
+    value = (version.metrics or {}).get(name)
+    return (name, value) if name and value is not None else None
+
+
+def training_schedule_list(*, project: MLProject) -> list[dict]:
+    """The retraining schedules of the project's models that Celery beat will run."""
+    import json
+
+    from django_celery_beat.models import PeriodicTask
+
+    configs = {c.pk: c for c in TrainingConfig.objects.filter(registered_model__project=project)
+               .exclude(schedule="").select_related("registered_model", "dataset", "created_by")}
+    if not configs:
+        return []
+    schedules = []
+    for task in PeriodicTask.objects.filter(task="workers.training_scheduled").select_related("crontab"):
+        try:
+            config_id = json.loads(task.args or "[]")[0]
+        except (ValueError, IndexError, TypeError):
+            continue
+        config = configs.get(config_id)
+        if config is not None:
+            schedules.append({"config": config, "task": task, "enabled": task.enabled, "last_run_at": task.last_run_at})
+    return schedules
+
+
+# Numbers that describe a run rather than its quality: listed after the quality metrics.
+CONTEXT_METRICS = {"best_iteration", "baseline_mae", "positive_rate"}
+# Which way is better, for the metrics the trainers report; others are shown without a verdict.
+LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
+HIGHER_IS_BETTER = {"r2", "auc", "accuracy"}
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "—"
+    return str(value)
+
+
+def model_version_comparison(*, a: ModelVersion, b: ModelVersion) -> dict:
+    """Both versions' parameters and metrics side by side, each row saying whether they differ
+    and, for a metric with a direction, which side is better."""
+    keys = [k for k in dict.fromkeys([*(a.params or {}), *(b.params or {})])]
+    params = []
+    for key in keys:
+        left, right = (a.params or {}).get(key), (b.params or {}).get(key)
+        params.append({"name": key, "a": _shown(left), "b": _shown(right), "changed": left != right})
+    first = [m for m in (key_metric(a), key_metric(b)) if m]
+    rest = sorted({*(a.metrics or {}), *(b.metrics or {})}, key=lambda name: (name in CONTEXT_METRICS, name))
+    names = list(dict.fromkeys([*(m[0] for m in first), *rest]))
+    metrics = []
+    for name in names:
+        left, right = (a.metrics or {}).get(name), (b.metrics or {}).get(name)
+        better = None
+        if left is not None and right is not None and left != right:
+            if name in LOWER_IS_BETTER:
+                better = "a" if left < right else "b"
+            elif name in HIGHER_IS_BETTER:
+                better = "a" if left > right else "b"
+        metrics.append({
+            "name": name, "a": left, "b": right, "changed": left != right, "better": better,
+            "delta": right - left if left is not None and right is not None else None,
+        })
+    return {"params": params, "metrics": metrics,
+            "changed_params": sum(r["changed"] for r in params), "changed_metrics": sum(r["changed"] for r in metrics)}
+
+
+@dataclass
+class RunDetails:
+    """What the version page shows from MLflow. ``error`` says why the rest is empty."""
+
+    run_id: str = ""
+    experiment_id: str = ""
+    status: str = ""
+    history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    importance: dict[str, float] = field(default_factory=dict)
+    run_url: str = ""
+    error: str = ""
+
+
+HISTORY_PREFIXES = ("train_", "valid_")
+
+
+def model_version_run(*, version: ModelVersion) -> RunDetails:
+    """The version's MLflow run: its per-iteration metrics and feature importance.
+
+    MLflow being away must not take the version page down, so any failure to read it comes
+    back as ``error`` rather than an exception.
+    """
+    from registry import mlflow_client
+
+    if not version.mlflow_run_id:
+        return RunDetails(error="This version has no MLflow run recorded.")
+    try:
+        run = mlflow_client.run_get(version.mlflow_run_id)
+        details = RunDetails(run_id=run.info.run_id, experiment_id=run.info.experiment_id, status=run.info.status,
+                             run_url=mlflow_client.run_url(run.info.run_id, run.info.experiment_id))
+        for key in sorted(run.data.metrics):
+            if key.startswith(HISTORY_PREFIXES):
+                details.history[key] = mlflow_client.run_metric_history(run_id=run.info.run_id, key=key)
+        try:
+            details.importance = {str(k): float(v) for k, v in mlflow_client.run_artifact_dict(
+                run_id=run.info.run_id, artifact_file="feature_importance.json").items()}
+        except Exception:  # an older run without the artifact: its importance metrics say the same
+            details.importance = {k.removeprefix("importance."): v for k, v in run.data.metrics.items()
+                                  if k.startswith("importance.")}
+        return details
+    except Exception as exc:
+        logger.warning("could not read MLflow run %s of %s", version.mlflow_run_id, version, exc_info=True)
+        first_line = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        return RunDetails(run_id=version.mlflow_run_id, error=f"MLflow could not be read: {first_line}")
