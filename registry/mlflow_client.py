@@ -122,7 +122,16 @@ def _await_ready(name: str, version: str, timeout: float = 120.0) -> None:
 
 
 def alias_set(*, name: str, alias: str, version: str) -> None:
-    client().set_registered_model_alias(name, alias, version)
+    """Point ``alias`` at a version; MLflow's refusal becomes a readable domain error."""
+    from mlflow.exceptions import MlflowException
+
+    from portal.errors import DomainError
+
+    try:
+        client().set_registered_model_alias(name, alias, version)
+    except MlflowException as exc:
+        raise DomainError(f"MLflow refused to point {alias} at {name} version {version}: {exc.message}",
+                          status=502) from None
 
 
 # --- runs ----------------------------------------------------------------------------------

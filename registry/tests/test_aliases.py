@@ -79,3 +79,12 @@ def test_nobody_else_moves_aliases_and_every_move_needs_a_reason(versions):
         services.model_version_alias_set(version=v1, alias="champion", reason="Ship it", by=org.lead)
     assert not AuditEvent.objects.filter(verb="model_version.alias_moved").exists()
     assert mlflow_client.registered_model_get(project.name).aliases == {}
+
+
+def test_when_mlflow_refuses_the_move_the_portal_records_nothing_and_says_why(versions):
+    org, project, (v1, _) = versions
+    mlflow_client.client().delete_model_version(project.name, str(v1.version))
+    with pytest.raises(DomainError, match="MLflow refused to point champion"):
+        services.model_version_alias_set(version=v1, alias="champion", reason="best so far", by=org.lead)
+    assert not project.models.get().alias_events.exists()
+    assert not AuditEvent.objects.filter(verb="model_version.alias_moved").exists()

@@ -230,3 +230,13 @@ def test_a_job_on_another_queue_does_not_land_on_the_default_queue(user, default
         assert default_queue.llen("training") == 1
     finally:
         default_queue.delete("training")
+
+
+def test_the_cancel_button_lives_in_the_refreshed_region_and_goes_when_the_job_ends(client, user):
+    client.force_login(user)
+    job = job_start(kind="system_check", started_by=user)
+    live = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "job-live"}
+    assert 'id="cancel-job"' in client.get(f"/jobs/{job.pk}/", **live).content.decode()
+    job_finished(job_id=job.pk, state="succeeded", message="Done.", result={"ok": True})
+    assert 'id="cancel-job"' not in client.get(f"/jobs/{job.pk}/", **live).content.decode()
+    assert 'id="cancel-job"' not in client.get(f"/jobs/{job.pk}/").content.decode()
