@@ -101,3 +101,53 @@ def council_stats() -> dict:
         "approval_rate": round(100 * approved / len(decided)) if decided else None,
         "decided": len(decided),
     }
+
+
+def pod_names() -> list[str]:
+    from portal.models import Pod
+
+    return list(Pod.objects.order_by("name").values_list("name", flat=True))
+
+
+def pod_review_functions_done(*, proposal: Proposal) -> set[str]:
+    """The lead functions that have reviewed the proposal's current round."""
+    return set(proposal.pod_reviews.filter(review_round=proposal.review_round).values_list("function", flat=True))
+
+
+def pod_leads_by_function(*, pod, functions) -> dict[str, User]:
+    from portal.models import PodLead
+
+    return {lead.function: lead.user for lead in PodLead.objects.filter(pod=pod, function__in=functions).select_related("user")}
+
+
+def vote_item_list(*, proposal: Proposal) -> list[AgendaItem]:
+    """The proposal's council votes (not escalation items), oldest meeting first, with ballots."""
+    from proposals.models import ItemKind
+
+    return list(proposal.agenda_items.exclude(kind=ItemKind.ESCALATION).select_related("meeting")
+                .prefetch_related("votes__voter").order_by("meeting__scheduled_for", "position"))
+
+
+def meeting_recent_published(*, limit: int = 3) -> list[Meeting]:
+    return list(Meeting.objects.filter(state=MeetingState.MINUTES_PUBLISHED).order_by("-scheduled_for")[:limit]
+                .prefetch_related("items__proposal"))
+
+
+def meeting_minutes_job(*, meeting: Meeting):
+    """The latest job that emailed this meeting's minutes, or None."""
+    from workers.selectors import job_list
+
+    return job_list(kind="minutes_send").filter(object_type="meeting", object_id=str(meeting.pk)).order_by("-id").first()
+
+
+def notification_list(*, meeting: Meeting | None = None):
+    from portal.models import Notification
+
+    emails = Notification.objects.select_related("recipient")
+    if meeting is not None:
+        emails = emails.filter(object_type="meeting", object_id=str(meeting.pk))
+    return emails
+
+
+def meetings_by_id(*, ids) -> dict[str, Meeting]:
+    return {str(m.pk): m for m in Meeting.objects.filter(pk__in=list(ids))}

@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from portal.errors import DomainError
-from portal.models import Function, Notification, Pod, PodLead
+from portal.models import Function
 from portal.selectors import chair_term_current, council_member_list
 from proposals import permissions, selectors, services
 from proposals.charts import proposals_by_pod_figure
@@ -28,8 +28,8 @@ from proposals.forms import (
     VoteForm, WithdrawForm,
 )
 from proposals.models import (
-    AgendaItem, Blocker, Confidence, ItemKind, Meeting, MeetingState, Proposal, ProposalKind, ProposalState,
-    ReviewDecision, VoteChoice, VoteOutcome,
+    AgendaItem, Blocker, Confidence, ItemKind, Meeting, Proposal, ProposalKind, ProposalState,
+    ReviewDecision, VoteChoice,
 )
 from proposals.principles import principle_checks
 from proposals.templatetags.proposal_tags import plain_number
@@ -95,7 +95,7 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
         "filtered": any((state, kind, pod, q)),
         "states": S.choices,
         "kinds": ProposalKind.choices,
-        "pods": Pod.objects.order_by("name").values_list("name", flat=True),
+        "pods": selectors.pod_names(),
         "queue_count": _queue_count(request.user),
     }
     if request.htmx and request.htmx.target == "proposal-table":
@@ -232,7 +232,7 @@ def _can_review_now(user, proposal: Proposal) -> tuple[bool, str]:
         return ok, reason
     required = permissions.required_lead_functions(proposal.pod)
     mine = {f for f in permissions.lead_functions_of(user, proposal.pod) if f in required}
-    done = set(proposal.pod_reviews.filter(review_round=proposal.review_round).values_list("function", flat=True))
+    done = selectors.pod_review_functions_done(proposal=proposal)
     if not mine - done:
         return False, "You have already reviewed this round."
     return True, ""
@@ -249,15 +249,14 @@ def _review_rounds(proposal: Proposal) -> list[dict]:
         if number == proposal.review_round and proposal.state == S.POD_REVIEW:
             done = {r.function for r in reviews[number]}
             required = [f for f in permissions.required_lead_functions(proposal.pod) if f not in done]
-            leads = {lead.function: lead.user for lead in PodLead.objects.filter(pod=proposal.pod, function__in=required).select_related("user")}
+            leads = selectors.pod_leads_by_function(pod=proposal.pod, functions=required)
             waiting = [{"function": FUNCTION_LABELS.get(f, f), "user": leads.get(f)} for f in required]
         rounds.append({"number": number, "reviews": reviews[number], "waiting": waiting, "current": number == proposal.review_round})
     return rounds
 
 
 def _vote_items(proposal: Proposal, user) -> list[AgendaItem]:
-    items = list(proposal.agenda_items.exclude(kind=ItemKind.ESCALATION).select_related("meeting")
-                 .prefetch_related("votes__voter").order_by("meeting__scheduled_for", "position"))
+    items = selectors.vote_item_list(proposal=proposal)
     for item in items:
         _decorate_item(item, user)
     return items
@@ -468,8 +467,7 @@ def council_dashboard(request: HttpRequest) -> HttpResponse:
         chart = figure.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False, "responsive": True})
     upcoming = selectors.meeting_upcoming()
     upcoming_items = list(upcoming.items.select_related("proposal").order_by("position", "id")) if upcoming else []
-    recent = list(Meeting.objects.filter(state=MeetingState.MINUTES_PUBLISHED).order_by("-scheduled_for")[:3]
-                  .prefetch_related("items__proposal"))
+    recent = selectors.meeting_recent_published(limit=3)
     for meeting in recent:
         meeting.decided_items = [i for i in meeting.items.all() if i.outcome or i.kind == ItemKind.ESCALATION]
     term = chair_term_current()
@@ -509,11 +507,7 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
         return render(request, "proposals/meeting_detail.html#item-live", {**base, "item": item})
     members = list(council_member_list())
     attendees = {u.pk for u in meeting.attendees.all()}
-    minutes_job = None
-    if meeting.is_published:
-        from workers.models import Job
-
-        minutes_job = Job.objects.filter(kind="minutes_send", object_type="meeting", object_id=str(meeting.pk)).order_by("-id").first()
+    minutes_job = selectors.meeting_minutes_job(meeting=meeting) if meeting.is_published else None
     context = {
         **base,
         "items": items,
@@ -524,7 +518,7 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
         "item_kinds": ItemKind.choices,
         "open_votes": any(i.vote_open for i in items),
         "minutes_job": minutes_job,
-        "emails_sent": Notification.objects.filter(object_type="meeting", object_id=str(meeting.pk)).count(),
+        "emails_sent": selectors.notification_list(meeting=meeting).count(),
     }
     return render(request, "proposals/meeting_detail.html", context)
 
@@ -608,17 +602,16 @@ def meeting_minutes_publish(request: HttpRequest, meeting_id: int) -> HttpRespon
 
 
 def notification_list(request: HttpRequest) -> HttpResponse:
-    emails = Notification.objects.select_related("recipient")
     meeting = None
     meeting_id = request.GET.get("meeting", "")
     if meeting_id.isdigit():
         meeting = get_object_or_404(Meeting, pk=meeting_id)
-        emails = emails.filter(object_type="meeting", object_id=str(meeting.pk))
+    emails = selectors.notification_list(meeting=meeting)
     page = Paginator(emails, 25).get_page(request.GET.get("page"))
     meetings = {}
     ids = [n.object_id for n in page.object_list if n.object_type == "meeting" and n.object_id.isdigit()]
     if ids:
-        meetings = {str(m.pk): m for m in Meeting.objects.filter(pk__in=ids)}
+        meetings = selectors.meetings_by_id(ids=ids)
     for n in page.object_list:
         n.meeting = meetings.get(n.object_id) if n.object_type == "meeting" else None
     return render(request, "proposals/notification_list.html", {"page": page, "meeting": meeting})

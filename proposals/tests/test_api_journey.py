@@ -7,7 +7,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from proposals.minutes import minutes_send_run
-from proposals.models import Meeting, ProposalState
+from proposals.models import Meeting
 from proposals.tests.factories import make_org
 from workers.models import Job
 from workers.runtime import JobRun

@@ -299,7 +299,7 @@ def test_permission_matrix():
 
 def test_the_chair_reorders_and_adds_agenda_items():
     org = make_org()
-    first, second = in_council(org, title="First"), in_council(org, title="Second")
+    in_council(org, title="First"), in_council(org, title="Second")
     meeting = Meeting.objects.get()
     extra = services.agenda_item_add(meeting=meeting, by=org.chair, title="Hiring plan for Q3")
     assert [i.title for i in meeting.items.order_by("position")] == ["First", "Second", "Hiring plan for Q3"]
