@@ -80,32 +80,19 @@ def error_400(request: HttpRequest, exception=None) -> HttpResponse:
     return render(request, "400.html", status=400)
 
 
+# Sections whose pages are not built yet: they say so, and point to what exists.
 SECTIONS = {
-    "proposals": (
-        "Proposals",
-        "No proposals yet",
-        "Anyone can propose an ML use case: the business problem, the expected impact against build and "
-        "maintenance cost, the solution, the team and one technical lead.",
-    ),
-    "council": (
-        "ML Council",
-        "No ML Review meetings yet",
-        "The Council meets weekly at ML Review to vote on proposals that passed pod review.",
-    ),
-    "projects": (
-        "Projects & Models",
-        "No ML projects yet",
-        "Each approved proposal becomes an ML project with its registered models and training jobs.",
-    ),
     "deployments": (
         "Deployments",
-        "Nothing is deployed yet",
-        "Engineers deploy a model version from its model page once its project's proposal is approved.",
+        "Deploying from the portal is not available yet",
+        "Deployments of model versions to the serving tier will be listed here. Until then, trained and "
+        "registered versions, with their champion and challenger aliases, are under Projects & Models.",
     ),
     "monitoring": (
         "Monitoring",
-        "No monitors yet",
-        "Feature quality, drift and prediction quality monitors appear here for every deployed model.",
+        "Monitoring is not available yet",
+        "Feature quality, drift and prediction quality monitors of deployed models will appear here. Each "
+        "model version already keeps a reference profile of its training data for them.",
     ),
 }
 

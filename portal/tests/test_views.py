@@ -112,8 +112,8 @@ def test_the_job_detail_page_shows_the_job(signed_in, user):
     ("path", "heading", "empty"),
     [
         ("/projects/", "Projects &amp; Models", "No ML projects yet"),
-        ("/deployments/", "Deployments", "Nothing is deployed yet"),
-        ("/monitoring/", "Monitoring", "No monitors yet"),
+        ("/deployments/", "Deployments", "Deploying from the portal is not available yet"),
+        ("/monitoring/", "Monitoring", "Monitoring is not available yet"),
     ],
 )
 def test_section_pages_render_their_empty_state(signed_in, path, heading, empty):
