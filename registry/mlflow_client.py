@@ -39,7 +39,35 @@ def tracking_uri() -> str:
 def _client(uri: str):
     import mlflow
 
+    _store_initialise(uri)
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@lru_cache(maxsize=4)
+def _store_initialise(uri: str) -> None:
+    """Create a new SQLite store's tables once, under a file lock.
+
+    MLflow creates missing tables whenever a process first opens a store; two processes doing
+    that at the same moment on a fresh file (the web process and a worker, say) collide with
+    "table ... already exists". Whoever holds the lock creates them; the others then find them.
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    import fcntl
+    from pathlib import Path
+
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    database = Path(uri[len("sqlite:///"):])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".init-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            TrackingStore(uri, str(settings.MLFLOW_ARTIFACT_ROOT))
+            RegistryStore(uri)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def client():
@@ -56,6 +84,7 @@ def _fluent():
     """mlflow's module-level API (needed to log models), pointed at our store."""
     import mlflow
 
+    _store_initialise(tracking_uri())
     with _configure_lock:
         if mlflow.get_tracking_uri() != tracking_uri():
             mlflow.set_tracking_uri(tracking_uri())
