@@ -39,12 +39,12 @@ def tracking_uri() -> str:
 def _client(uri: str):
     import mlflow
 
-    _store_initialise(uri)
+    store_initialise(uri)
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @lru_cache(maxsize=4)
-def _store_initialise(uri: str) -> None:
+def store_initialise(uri: str) -> None:
     """Create a new SQLite store's tables once, under a file lock.
 
     MLflow creates missing tables whenever a process first opens a store; two processes doing
@@ -84,7 +84,7 @@ def _fluent():
     """mlflow's module-level API (needed to log models), pointed at our store."""
     import mlflow
 
-    _store_initialise(tracking_uri())
+    store_initialise(tracking_uri())
     with _configure_lock:
         if mlflow.get_tracking_uri() != tracking_uri():
             mlflow.set_tracking_uri(tracking_uri())

@@ -41,3 +41,16 @@ def test_processes_opening_a_new_store_together_all_succeed(tmp_path):
     failures = [err[-800:] for p, (_, err) in zip(procs, results) if p.returncode != 0]
     assert not failures, failures
     assert all("sqlite store" in out for out, _ in results)
+
+
+def test_migrate_prepares_a_local_store_before_any_process_opens_it(tmp_path, settings, django_db_blocker):
+    import sqlalchemy
+    from django.core.management import call_command
+    from mlflow.store.db.utils import _all_tables_exist
+
+    database = tmp_path / "store" / "mlflow.db"
+    settings.MLFLOW_TRACKING_URI = f"sqlite:///{database}"
+    with django_db_blocker.unblock():
+        call_command("migrate", verbosity=0)
+    assert database.exists()
+    assert _all_tables_exist(sqlalchemy.create_engine(settings.MLFLOW_TRACKING_URI))
