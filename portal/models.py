@@ -50,11 +50,6 @@ class User(AbstractUser):
     def display_name(self) -> str:
         return self.full_name or self.get_full_name() or self.username
 
-    @property
-    def initials(self) -> str:
-        parts = self.display_name.split()
-        return "".join(p[0] for p in parts[:2]).upper() or self.username[:2].upper()
-
 
 class PodLead(models.Model):
     """The person who leads one function in one pod."""
@@ -128,9 +123,6 @@ class AuditQuerySet(models.QuerySet):
 
     def delete(self):
         raise PermissionError("Audit events are append-only and cannot be deleted.")
-
-    def for_object(self, obj):
-        return self.filter(object_type=obj._meta.model_name, object_id=str(obj.pk))
 
 
 class AuditEvent(models.Model):

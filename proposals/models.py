@@ -49,12 +49,6 @@ class Blocker(models.TextChoices):
 
 
 class ProposalQuerySet(models.QuerySet):
-    def in_state(self, *states):
-        return self.filter(state__in=states)
-
-    def for_pod(self, pod):
-        return self.filter(pod=pod)
-
     def open(self):
         return self.filter(state__in=OPEN_STATES)
 

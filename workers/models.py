@@ -20,9 +20,6 @@ class JobQuerySet(models.QuerySet):
     def active(self):
         return self.filter(state__in=[JobState.QUEUED, JobState.RUNNING])
 
-    def finished(self):
-        return self.filter(state__in=FINISHED_STATES)
-
     def of_kind(self, kind: str):
         return self.filter(kind=kind)
 
