@@ -91,11 +91,12 @@ class ProposalOutput(serializers.ModelSerializer):
             "impact_cost_ratio", "allowed_actions", "principle_checks",
         ]
 
+    # .all() reads the team the selectors prefetch, instead of a query per proposal and field.
     def get_team(self, obj) -> list[str]:
-        return [m.user.username for m in obj.team_members.select_related("user")]
+        return [m.user.username for m in obj.team_members.all()]
 
     def get_team_roles(self, obj) -> dict[str, str]:
-        return {m.user.username: m.role for m in obj.team_members.select_related("user")}
+        return {m.user.username: m.role for m in obj.team_members.all()}
 
     def get_allowed_actions(self, obj) -> list[str]:
         return services.ALLOWED_ACTIONS[obj.state]

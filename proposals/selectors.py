@@ -15,7 +15,9 @@ from proposals.models import (
 
 def proposal_list(*, state: str | None = None, pod: str | None = None, kind: str | None = None,
                   q: str | None = None) -> QuerySet[Proposal]:
-    qs = Proposal.objects.select_related("pod", "author", "technical_lead")
+    qs = Proposal.objects.select_related("pod", "author", "technical_lead").prefetch_related(
+        "team_members__user", "watchers"
+    )
     if state:
         qs = qs.filter(state=state)
     if pod:
