@@ -186,20 +186,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"queue": "default", "expires": 25},
     },
-    # Meetings are also created on demand when a proposal reaches the Council; this keeps the
-    # next one and its agenda ready even in a quiet week.
-    "ml-review-schedule": {
-        "task": "workers.job_start_scheduled",
-        "schedule": 60.0 * 60 * 6,
-        "args": ["ml_review_schedule"],
-        "options": {"queue": "default", "expires": 600},
-    },
-    "chair-rotation": {
-        "task": "workers.job_start_scheduled",
-        "schedule": 60.0 * 60 * 24,
-        "args": ["chair_rotation"],
-        "options": {"queue": "default", "expires": 600},
-    },
 }
 
 # Jobs: a running job's worker writes a heartbeat; one silent for longer than the timeout

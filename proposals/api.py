@@ -308,7 +308,7 @@ class PublishMinutesOutput(serializers.Serializer):
     job = serializers.SerializerMethodField()
 
     def get_job(self, obj) -> dict:
-        from workers.api import JobOutput
+        from workers.serializers import JobOutput
 
         return JobOutput(obj["job"]).data
 
@@ -318,7 +318,7 @@ class MeetingPublishMinutesApi(APIView):
 
     @extend_schema(request=None, responses={202: PublishMinutesOutput})
     def post(self, request, meeting_id: int):
-        from workers.api import JobOutput
+        from workers.serializers import JobOutput
 
         meeting = get_object_or_404(Meeting, pk=meeting_id)
         job = services.minutes_publish(meeting=meeting, by=request.user)

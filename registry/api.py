@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from proposals.models import Proposal
 from registry import selectors, services
 from registry.models import Alias, AliasEvent, Dataset, Framework, MLProject, ModelVersion, Task
-from workers.api import JobOutput
+from workers.serializers import JobOutput
 from workers.models import JobState
 
 
@@ -358,7 +358,7 @@ class AliasEventOutput(serializers.ModelSerializer):
     class Meta:
         model = AliasEvent
         fields = ["id", "alias", "registered_model", "model_version", "version", "previous_model_version",
-                  "previous_version", "moved_by", "reason", "at"]
+                  "previous_version", "moved_by", "reason", "at", "state", "error"]
 
 
 class ModelVersionAliasesApi(APIView):

@@ -9,6 +9,23 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         from proposals.signals import proposal_approved
         from registry.receivers import on_migrated, on_proposal_approved
+        from workers import kinds
+        from workers.system import register_probe
+
+        kinds.register("project_create", label="Project creation", queue="default",
+                       handler="registry.jobs.project_create_run", system=True)
+        kinds.register("training", label="Model training", queue="training", handler="registry.training.training_run")
+        kinds.register("training_retrain", label="Scheduled retraining", queue="default",
+                       handler="registry.jobs.training_retrain_run", system=True)
+        kinds.register("registered_model_setup", label="MLflow model setup", queue="default",
+                       handler="registry.jobs.registered_model_setup_run", system=True)
+        register_probe("mlflow", _probe_mlflow)
 
         proposal_approved.connect(on_proposal_approved, dispatch_uid="registry.project_create_for_proposal")
         post_migrate.connect(on_migrated, sender=self, dispatch_uid="registry.mlflow_store_initialise")
+
+
+def _probe_mlflow() -> str:
+    from registry import mlflow_client
+
+    return mlflow_client.ping()

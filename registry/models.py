@@ -7,6 +7,11 @@ from django.utils import timezone
 from proposals.models import Proposal
 
 
+class ProjectState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+
+
 class MLProject(models.Model):
     """The ML project an approved proposal becomes. Owned by the proposal's technical lead."""
 
@@ -16,6 +21,10 @@ class MLProject(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_projects")
     team = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="ml_projects", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The Council chair suspends a project (after an alert reviewed at ML Review, say): its
+    # endpoints keep serving unless undeployed, and nothing new is deployed until reinstated.
+    state = models.CharField(max_length=16, choices=ProjectState.choices, default=ProjectState.ACTIVE)
+    state_rationale = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -159,8 +168,23 @@ class Alias(models.TextChoices):
     CHALLENGER = "challenger", "Challenger"
 
 
+class AliasMoveState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed"
+
+
+class AliasEventQuerySet(models.QuerySet):
+    def applied(self):
+        return self.filter(state=AliasMoveState.APPLIED)
+
+
 class AliasEvent(models.Model):
-    """One move of an MLflow alias onto a version: the history behind "which was champion at T"."""
+    """One move of an MLflow alias onto a version: the history behind "which was champion at T".
+
+    Recorded as ``pending`` before MLflow is asked, then ``applied`` or ``failed``: the call to
+    MLflow happens outside any transaction, and a failed attempt stays readable.
+    """
 
     registered_model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="alias_events")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="alias_events")
@@ -171,6 +195,10 @@ class AliasEvent(models.Model):
     moved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField()
     at = models.DateTimeField(default=timezone.now, db_index=True)
+    state = models.CharField(max_length=16, choices=AliasMoveState.choices, default=AliasMoveState.APPLIED)
+    error = models.TextField(blank=True)
+
+    objects = AliasEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -27,3 +27,10 @@ def can_move_alias(user: User, project) -> tuple[bool, str]:
     if getattr(user, "function", "") == Function.ML_ENGINEER and project.team.filter(pk=user.pk).exists():
         return True, ""
     return False, f"Only the technical lead and the ML engineers of {project} can move its aliases."
+
+
+def can_suspend(user: User) -> tuple[bool, str]:
+    """Suspending and reinstating a project is the Council chair's decision."""
+    from proposals.permissions import chair_only
+
+    return chair_only(user, "suspend or reinstate a project")

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
-logger = logging.getLogger(__name__)
-
 
 def on_proposal_approved(sender, proposal_id: int, **kwargs) -> None:
-    """An approved ML proposal becomes its ML project. Runs after the approval committed; a
-    failure is logged, never raised, so the approval itself always stands."""
-    from registry.services import project_create_for_proposal
+    """An approved ML proposal becomes its ML project, through a job: visible on the Jobs page,
+    safe to run again, and its failure (MLflow down) is a failed job someone sees, not a log line.
+    Runs after the approval committed, so the approval always stands."""
+    from registry.services import project_create_start
 
-    try:
-        project_create_for_proposal(proposal_id=proposal_id)
-    except Exception:
-        logger.exception("could not create the ML project of proposal %s", proposal_id)
+    project_create_start(proposal_id=proposal_id)
 
 
 def on_migrated(sender, **kwargs) -> None:

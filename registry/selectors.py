@@ -82,7 +82,7 @@ def alias_event_list(*, model: RegisteredModel) -> QuerySet[AliasEvent]:
 
 def alias_holder_at(*, model: RegisteredModel, alias: str, at) -> ModelVersion | None:
     """The version ``alias`` pointed at, at time ``at`` (None before it was first set)."""
-    event = (AliasEvent.objects.filter(registered_model=model, alias=alias, at__lte=at)
+    event = (AliasEvent.objects.applied().filter(registered_model=model, alias=alias, at__lte=at)
              .select_related("model_version").order_by("-at", "-id").first())
     return event.model_version if event else None
 
@@ -90,7 +90,8 @@ def alias_holder_at(*, model: RegisteredModel, alias: str, at) -> ModelVersion |
 def aliases_current(*, model: RegisteredModel) -> dict[str, ModelVersion]:
     current = {}
     for alias in Alias.values:
-        event = AliasEvent.objects.filter(registered_model=model, alias=alias).select_related("model_version").first()
+        event = (AliasEvent.objects.applied().filter(registered_model=model, alias=alias)
+                 .select_related("model_version").first())
         if event is not None:
             current[alias] = event.model_version
     return current
@@ -132,25 +133,17 @@ def key_metric(version: ModelVersion) -> tuple[str, float] | None:
 
 
 def training_schedule_list(*, project: MLProject) -> list[dict]:
-    """The retraining schedules of the project's models that Celery beat will run."""
-    import json
+    """The retraining schedules of the project's models, with the configuration each one runs."""
+    from workers.selectors import schedule_list
 
-    from django_celery_beat.models import PeriodicTask
-
-    configs = {c.pk: c for c in TrainingConfig.objects.filter(registered_model__project=project)
-               .exclude(schedule="").select_related("registered_model", "dataset", "created_by")}
-    if not configs:
-        return []
-    schedules = []
-    for task in PeriodicTask.objects.filter(task="workers.training_scheduled").select_related("crontab"):
-        try:
-            config_id = json.loads(task.args or "[]")[0]
-        except (ValueError, IndexError, TypeError):
-            continue
-        config = configs.get(config_id)
-        if config is not None:
-            schedules.append({"config": config, "task": task, "enabled": task.enabled, "last_run_at": task.last_run_at})
-    return schedules
+    model_ids = [str(pk) for pk in project.models.values_list("pk", flat=True)]
+    schedules = list(schedule_list(kind="training_retrain").filter(object_type="registeredmodel",
+                                                                   object_id__in=model_ids))
+    configs = TrainingConfig.objects.select_related("registered_model", "dataset", "created_by").in_bulk(
+        [s.params.get("config_id") for s in schedules])
+    return [{"config": configs[s.params["config_id"]], "schedule": s, "enabled": s.enabled,
+             "last_run_at": s.last_fired_at, "description": s.description}
+            for s in schedules if s.params.get("config_id") in configs]
 
 
 # Numbers that describe a run rather than its quality: listed after the quality metrics.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -12,6 +11,7 @@ from typing import Any, Iterable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from portal.errors import DomainError, Forbidden, InvalidTransition
@@ -21,7 +21,7 @@ from proposals.models import Proposal, ProposalKind, ProposalState
 from registry import datasets as dataset_files
 from registry import mlflow_client, permissions, trainers
 from registry.models import (
-    Alias, AliasEvent, Dataset, Framework, MLProject, ModelVersion, RegisteredModel, Task, TrainingConfig,
+    Alias, AliasEvent, AliasMoveState, Dataset, ProjectState, Framework, MLProject, ModelVersion, RegisteredModel, Task, TrainingConfig,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,27 +64,16 @@ def project_create_for_proposal(*, proposal_id: int) -> MLProject | None:
         model = RegisteredModel.objects.create(project=project, name=name, description=proposal.business_problem[:2000])
         audit_record(actor=None, verb="project.created", obj=project, to_state="active",
                      data={"proposal_id": proposal.pk, "registered_model": model.name})
-        transaction.on_commit(lambda: _mlflow_model_ensure(model.pk))
     return project
 
 
-def _mlflow_model_ensure(model_id: int) -> None:
-    """Create the model in MLflow from a job, off the request that approved the proposal.
-    A failure there leaves the approval standing; the training job creates it if needed."""
+def project_create_start(*, proposal_id: int):
+    """Start the job that creates an approved proposal's project and its MLflow model."""
     from workers.services import job_start
 
-    model = RegisteredModel.objects.select_related("project").get(pk=model_id)
-    job_start(kind="registered_model_setup", started_by=None, params={"registered_model_id": model.pk},
-              obj=model.project, message=f"Creating {model.name} in the MLflow registry.")
-
-
-def registered_model_setup_run(job) -> dict[str, Any]:
-    """Job handler: create a project's registered model in MLflow."""
-    model = RegisteredModel.objects.select_related("project").get(pk=job.params["registered_model_id"])
-    job.progress(10, f"Creating {model.name} in MLflow")
-    registered_model_ensure_in_mlflow(model=model)
-    job.log(f"Registered model {model.name} is in MLflow.")
-    return {"registered_model": model.name}
+    proposal = Proposal.objects.get(pk=proposal_id)
+    return job_start(kind="project_create", started_by=None, params={"proposal_id": proposal.pk}, obj=proposal,
+                     message=f"Creating the ML project of {proposal.title}.")
 
 
 def registered_model_ensure_in_mlflow(*, model: RegisteredModel) -> None:
@@ -214,20 +203,9 @@ def _column_error(dataset: Dataset, column: str, field: str) -> DomainError:
 
 
 def _check_schedule(schedule: str) -> str:
-    schedule = " ".join((schedule or "").split())
-    if not schedule:
-        return ""
-    from celery.schedules import crontab
+    from workers.services import schedule_check
 
-    parts = schedule.split(" ")
-    if len(parts) != 5:
-        raise DomainError("A schedule is a cron expression of five fields: minute hour day month weekday.",
-                          field="schedule")
-    try:
-        crontab(minute=parts[0], hour=parts[1], day_of_month=parts[2], month_of_year=parts[3], day_of_week=parts[4])
-    except Exception as exc:
-        raise DomainError(f"The schedule {schedule!r} is not a valid cron expression: {exc}", field="schedule") from None
-    return schedule
+    return schedule_check(schedule) if (schedule or "").strip() else ""
 
 
 def training_config_check(*, dataset: Dataset, target: str, features: list[str], categorical: list[str] | None,
@@ -377,7 +355,9 @@ def model_version_create(*, config: TrainingConfig, version: int, run_id: str, j
 def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, by: User) -> AliasEvent:
     """Point an MLflow alias (champion, challenger) at ``version``, and remember who and why.
 
-    Only for approved projects, only by the technical lead or the project's ML engineers.
+    Only for approved projects, only by the technical lead or the project's ML engineers. The
+    move is recorded as pending, MLflow is called with no transaction open (no row lock waits
+    on the network), then the outcome is recorded: applied, or failed with MLflow's reason.
     """
     if alias not in Alias.values:
         raise DomainError(f"alias must be one of {', '.join(Alias.values)}, not {alias!r}.", field="alias")
@@ -395,18 +375,36 @@ def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, b
     with transaction.atomic():
         # Moves of one model's aliases queue on its row, so "previous" is always right.
         model = RegisteredModel.objects.select_for_update().get(pk=version.registered_model_id)
-        previous = AliasEvent.objects.filter(registered_model=model, alias=alias).select_related("model_version").first()
+        if AliasEvent.objects.filter(registered_model=model, alias=alias, state=AliasMoveState.PENDING).exists():
+            raise InvalidTransition(f"Another move of the {alias} of {model.name} is in progress; try again shortly.",
+                                    state="pending", allowed_actions=[])
+        previous = AliasEvent.objects.applied().filter(registered_model=model, alias=alias).select_related("model_version").first()
         previous_version = previous.model_version if previous else None
         if previous_version is not None and previous_version.pk == version.pk:
             raise InvalidTransition(f"{version} is already the {alias}.", state=alias, allowed_actions=[])
         event = AliasEvent.objects.create(registered_model=model, model_version=version, previous_version=previous_version,
-                                          alias=alias, moved_by=by, reason=reason)
+                                          alias=alias, moved_by=by, reason=reason, state=AliasMoveState.PENDING)
+    try:
+        mlflow_client.alias_set(name=model.name, alias=alias, version=str(version.version))
+    except Exception as exc:
+        message = exc.message if isinstance(exc, DomainError) else f"MLflow did not answer: {exc}"
+        with transaction.atomic():
+            AliasEvent.objects.filter(pk=event.pk).update(state=AliasMoveState.FAILED, error=message[:2000])
+            audit_record(actor=by, verb="model_version.alias_move_failed", obj=version,
+                         from_state=f"v{previous_version.version}" if previous_version else "",
+                         to_state=f"v{previous_version.version}" if previous_version else "",
+                         data={"alias": alias, "model": model.name, "reason": reason, "error": message[:500]})
+        if isinstance(exc, DomainError):
+            raise
+        raise DomainError(message) from exc
+    with transaction.atomic():
+        event.state = AliasMoveState.APPLIED
+        event.at = timezone.now()
+        event.save(update_fields=["state", "at"])
         audit_record(actor=by, verb="model_version.alias_moved", obj=version,
                      from_state=f"v{previous_version.version}" if previous_version else "", to_state=f"v{version.version}",
                      data={"alias": alias, "model": model.name, "reason": reason,
                            "previous_version": previous_version.version if previous_version else None})
-        # Last, so a refusal from MLflow undoes the portal's record too.
-        mlflow_client.alias_set(name=model.name, alias=alias, version=str(version.version))
     return event
 
 
@@ -418,32 +416,24 @@ def _schedule_name(model: RegisteredModel) -> str:
 
 def training_schedule_sync(*, config: TrainingConfig) -> None:
     """Make ``config``'s cron schedule the one that retrains its model (one schedule per model,
-    stored in the database for Celery beat). An empty schedule stops retraining."""
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+    kept by the job runtime's schedules). An empty schedule stops retraining."""
+    from workers import services as job_services
 
     name = _schedule_name(config.registered_model)
     if not config.schedule:
-        PeriodicTask.objects.filter(name=name).delete()
+        if training_schedule_get(model=config.registered_model) is not None:
+            job_services.schedule_stop(name=name, by=config.created_by)
         return
-    minute, hour, day_of_month, month_of_year, day_of_week = config.schedule.split(" ")
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week,
-        timezone=settings.TIME_ZONE,
-    )
-    PeriodicTask.objects.update_or_create(
-        name=name,
-        defaults={"crontab": crontab, "interval": None, "task": "workers.training_scheduled",
-                  "args": json.dumps([config.pk]), "queue": "default", "enabled": True,
-                  "description": f"Retrain {config.registered_model.name} ({config.schedule})"},
-    )
+    job_services.schedule_set(name=name, kind="training_retrain", cron=config.schedule,
+                              params={"config_id": config.pk}, obj=config.registered_model, by=config.created_by)
     audit_record(actor=config.created_by, verb="model.retraining_scheduled", obj=config.registered_model,
                  data={"schedule": config.schedule, "config_id": config.pk})
 
 
 def training_schedule_get(*, model: RegisteredModel):
-    from django_celery_beat.models import PeriodicTask
+    from workers.selectors import schedule_get
 
-    return PeriodicTask.objects.filter(name=_schedule_name(model)).select_related("crontab").first()
+    return schedule_get(name=_schedule_name(model))
 
 
 def training_retrain(*, config_id: int):
@@ -461,11 +451,42 @@ def training_retrain(*, config_id: int):
 
 def training_schedule_stop(*, model: RegisteredModel, by: User) -> None:
     """Stop a model's scheduled retraining."""
-    from django_celery_beat.models import PeriodicTask
+    from workers import services as job_services
 
     _require(permissions.can_train(by, model.project))
     with transaction.atomic():
-        deleted, _ = PeriodicTask.objects.filter(name=_schedule_name(model)).delete()
-        if not deleted:
+        if training_schedule_get(model=model) is None:
             raise DomainError(f"{model.name} has no retraining schedule.")
+        job_services.schedule_stop(name=_schedule_name(model), by=by)
         audit_record(actor=by, verb="model.retraining_stopped", obj=model)
+
+
+# --- suspension ----------------------------------------------------------------------------
+
+def _project_state_set(*, project: MLProject, by: User, rationale: str, to: str, verb: str) -> MLProject:
+    rationale = (rationale or "").strip()
+    if not rationale:
+        raise DomainError("Give a rationale: it is recorded and shown on the project.", field="rationale")
+    _require(permissions.can_suspend(by))
+    with transaction.atomic():
+        project = MLProject.objects.select_for_update().get(pk=project.pk)
+        if project.state == to:
+            raise InvalidTransition(f"{project} is already {project.get_state_display().lower()}.",
+                                    state=project.state, allowed_actions=["reinstate" if to == "suspended" else "suspend"])
+        from_state = project.state
+        project.state = to
+        project.state_rationale = rationale
+        project.save(update_fields=["state", "state_rationale"])
+        audit_record(actor=by, verb=verb, obj=project, from_state=from_state, to_state=to, data={"rationale": rationale})
+    return project
+
+
+def project_suspend(*, project: MLProject, by: User, rationale: str) -> MLProject:
+    """The chair suspends a project: its endpoints keep serving, nothing new is deployed."""
+    return _project_state_set(project=project, by=by, rationale=rationale, to=ProjectState.SUSPENDED,
+                              verb="project.suspended")
+
+
+def project_reinstate(*, project: MLProject, by: User, rationale: str) -> MLProject:
+    return _project_state_set(project=project, by=by, rationale=rationale, to=ProjectState.ACTIVE,
+                              verb="project.reinstated")

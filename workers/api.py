@@ -7,37 +7,9 @@ from rest_framework.views import APIView
 import django_filters
 
 from workers import services
-from workers.models import Job, JobLogLine, JobState
+from workers.models import Job, JobState
+from workers.serializers import JobDetailOutput, JobOutput
 from workers.selectors import job_get, job_list
-
-
-class JobLogLineOutput(serializers.ModelSerializer):
-    class Meta:
-        model = JobLogLine
-        fields = ["id", "at", "level", "text"]
-
-
-class JobOutput(serializers.ModelSerializer):
-    started_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    label = serializers.CharField(read_only=True)
-
-    class Meta:
-        model = Job
-        fields = [
-            "id", "kind", "label", "queue", "state", "progress", "message", "params", "result", "error",
-            "started_by", "object_type", "object_id", "created_at", "started_at", "finished_at",
-            "heartbeat_at", "cancel_requested_at", "attempts", "worker",
-        ]
-
-
-class JobDetailOutput(JobOutput):
-    log = serializers.SerializerMethodField()
-
-    class Meta(JobOutput.Meta):
-        fields = JobOutput.Meta.fields + ["log"]
-
-    def get_log(self, job) -> list[dict]:
-        return JobLogLineOutput(job.log_lines.order_by("id")[:1000], many=True).data
 
 
 class JobFilter(django_filters.FilterSet):

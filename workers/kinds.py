@@ -1,8 +1,12 @@
-"""The job kinds: a name, the queue it runs on, and the service function that does the work.
+"""The job kinds: a name, the queue it runs on, and the function that does the work.
 
-Domain apps start jobs by kind name through ``workers.services.job_start`` and never import
-the Celery tasks. A handler is called with a ``workers.runtime.JobRun`` and returns the
-job's result (JSON-serialisable) or raises.
+The job runtime names no domain app. Each app registers its own kinds from its
+``AppConfig.ready()`` and starts jobs by kind name through ``workers.services.job_start``;
+it never imports the Celery tasks. A handler is called with a ``workers.runtime.JobRun`` and
+returns the job's result (JSON-serialisable) or raises.
+
+A kind may carry a ``default_schedule`` (cron): ``migrate`` then creates that schedule once,
+so system jobs (the weekly ML Review, chair rotation) need no settings entry.
 """
 
 from __future__ import annotations
@@ -20,19 +24,27 @@ class JobKind:
     name: str
     label: str
     queue: str
-    handler: str  # dotted path, imported when the job runs
+    handler: str | Callable  # a function, or its dotted path (imported when the job runs)
+    default_schedule: str = ""
+    system: bool = False  # started by the portal itself rather than by a person
 
     def load_handler(self) -> Callable:
-        return import_string(self.handler)
+        return import_string(self.handler) if isinstance(self.handler, str) else self.handler
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def register(name: str, *, label: str, queue: str, handler: str) -> JobKind:
+def register(name: str, *, label: str, queue: str, handler: str | Callable, default_schedule: str = "",
+             system: bool = False) -> JobKind:
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
-    kind = JobKind(name=name, label=label, queue=queue, handler=handler)
+    if default_schedule:
+        from workers.cron import parse
+
+        parse(default_schedule)
+    kind = JobKind(name=name, label=label, queue=queue, handler=handler, default_schedule=default_schedule,
+                   system=system)
     _KINDS[name] = kind
     return kind
 
@@ -52,10 +64,3 @@ def kind_label(name: str) -> str:
 def all_kinds() -> list[JobKind]:
     return sorted(_KINDS.values(), key=lambda k: k.label)
 
-
-register("system_check", label="System check", queue="default", handler="workers.system.system_check_run")
-register("minutes_send", label="Minutes email", queue="default", handler="proposals.minutes.minutes_send_run")
-register("ml_review_schedule", label="ML Review scheduling", queue="default", handler="proposals.jobs.ml_review_schedule_run")
-register("chair_rotation", label="Chair rotation", queue="default", handler="proposals.jobs.chair_rotation_run")
-register("training", label="Model training", queue="training", handler="registry.training.training_run")
-register("registered_model_setup", label="MLflow model setup", queue="default", handler="registry.services.registered_model_setup_run")

@@ -100,3 +100,54 @@ class JobLogLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%H:%M:%S} {self.text}"
+
+
+class Schedule(models.Model):
+    """A job kind started on a cron schedule with fixed parameters (fired by Celery beat).
+
+    Generic: the app that owns the kind sets and stops its schedules through
+    ``workers.services``; beat's own tables are written only here.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)
+    cron = models.CharField(max_length=100, help_text="Five-field cron expression, in TIME_ZONE")
+    enabled = models.BooleanField(default=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def description(self) -> str:
+        from workers.cron import describe
+
+        return describe(self.cron)
+
+
+class ScheduleSlot(models.Model):
+    """One firing of a schedule. Unique per schedule and slot, so a duplicated or redelivered
+    beat message starts at most one job."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="slots")
+    slot = models.DateTimeField()
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-slot"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "slot"], name="schedule_slot_once")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} @ {self.slot:%Y-%m-%d %H:%M}"

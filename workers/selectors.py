@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from workers.models import Job
+from workers.models import Job, Schedule
 
 
 def job_list(*, state: str | None = None, kind: str | None = None) -> QuerySet[Job]:
@@ -21,3 +21,16 @@ def job_get(*, job_id: int) -> Job:
 
 def job_latest(*, kind: str) -> Job | None:
     return Job.objects.filter(kind=kind).select_related("started_by").order_by("-created_at", "-id").first()
+
+
+def schedule_get(*, name: str) -> Schedule | None:
+    return Schedule.objects.filter(name=name).first()
+
+
+def schedule_list(*, kind: str | None = None, obj=None) -> QuerySet[Schedule]:
+    qs = Schedule.objects.select_related("created_by")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if obj is not None:
+        qs = qs.filter(object_type=obj._meta.model_name, object_id=str(obj.pk))
+    return qs

@@ -1,20 +1,23 @@
-"""Writes for jobs: start, cancel, finish, and finding jobs whose worker died."""
+"""Writes for jobs (start, cancel, finish, finding jobs whose worker died) and schedules."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from portal.errors import InvalidTransition
+from portal.errors import DomainError, InvalidTransition
 from portal.models import User
 from portal.services import audit_record
 from workers import kinds
-from workers.models import Job, JobLogLine, JobState
+from workers.cron import CronError
+from workers.cron import parse as cron_parse
+from workers.models import Job, JobLogLine, JobState, Schedule, ScheduleSlot
 
 logger = logging.getLogger(__name__)
 
@@ -155,3 +158,109 @@ def jobs_reap_stale(*, now=None) -> list[int]:
         job_finished(job_id=job.pk, state=JobState.CANCELLED, message="Cancelled (the worker was stopped).")
         reaped.append(job.pk)
     return reaped
+
+
+# --- schedules ----------------------------------------------------------------------------
+
+def _beat_task_name(schedule: Schedule) -> str:
+    return f"schedule:{schedule.name}"
+
+
+def _beat_sync(schedule: Schedule) -> None:
+    """Mirror a schedule into django-celery-beat's tables, the only place that writes them."""
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    name = _beat_task_name(schedule)
+    if not schedule.enabled:
+        PeriodicTask.objects.filter(name=name).delete()
+        return
+    minute, hour, day_of_month, month_of_year, day_of_week = schedule.cron.split(" ")
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week,
+        timezone=settings.TIME_ZONE,
+    )
+    PeriodicTask.objects.update_or_create(
+        name=name,
+        defaults={"crontab": crontab, "interval": None, "task": "workers.schedule_fire",
+                  "args": json.dumps([schedule.pk]), "queue": "default", "enabled": True,
+                  "description": f"{kinds.kind_label(schedule.kind)} ({schedule.cron})"},
+    )
+
+
+def schedule_check(cron: str) -> str:
+    """The cron expression normalised, or a DomainError (field ``schedule``) saying what is wrong."""
+    try:
+        return cron_parse(cron).expression
+    except CronError as exc:
+        raise DomainError(str(exc) if "five fields" in str(exc) else
+                          f"The schedule {' '.join((cron or '').split())!r} is not a valid cron expression: {exc}",
+                          field="schedule") from None
+
+
+def schedule_set(*, name: str, kind: str, cron: str, params: dict[str, Any] | None = None,
+                 obj: models.Model | None = None, by: User | None = None) -> Schedule:
+    """Start ``kind`` with ``params`` on the cron schedule ``cron``; replaces the schedule of that name."""
+    job_kind = kinds.get(kind)
+    cron = schedule_check(cron)
+    with transaction.atomic():
+        schedule, created = Schedule.objects.select_for_update().update_or_create(
+            name=name,
+            defaults={"kind": job_kind.name, "cron": cron, "params": params or {}, "enabled": True,
+                      "object_type": obj._meta.model_name if obj is not None else "",
+                      "object_id": str(obj.pk) if obj is not None else "",
+                      "created_by": by if by is not None and by.is_authenticated else None,
+                      "updated_at": timezone.now()},
+        )
+        _beat_sync(schedule)
+        audit_record(actor=by, verb="schedule.set", obj=schedule, to_state="enabled",
+                     data={"kind": kind, "cron": cron, "params": params or {}, "created": created})
+    return schedule
+
+
+def schedule_stop(*, name: str, by: User | None) -> None:
+    """Stop a schedule. Raises DomainError when there is none of that name."""
+    with transaction.atomic():
+        schedule = Schedule.objects.select_for_update().filter(name=name).first()
+        if schedule is None:
+            raise DomainError(f"There is no schedule {name!r}.")
+        audit_record(actor=by, verb="schedule.stopped", obj=schedule, from_state="enabled", to_state="deleted",
+                     data={"kind": schedule.kind, "cron": schedule.cron})
+        schedule.enabled = False
+        _beat_sync(schedule)
+        schedule.delete()
+
+
+def schedule_fire(*, schedule_id: int, now=None) -> Job | None:
+    """Beat's entry point: start the schedule's job for the current slot, at most once.
+
+    A duplicated or redelivered beat message finds the slot taken (a unique row) and starts
+    nothing; a schedule stopped meanwhile starts nothing either.
+    """
+    now = now or timezone.now()
+    schedule = Schedule.objects.filter(pk=schedule_id, enabled=True).first()
+    if schedule is None:
+        return None
+    local = timezone.localtime(now)
+    slot = cron_parse(schedule.cron).slot(local.replace(tzinfo=None))
+    slot = timezone.make_aware(slot, local.tzinfo) if settings.USE_TZ else slot
+    try:
+        with transaction.atomic():
+            fired = ScheduleSlot.objects.create(schedule=schedule, slot=slot)
+            job = job_start(kind=schedule.kind, started_by=None, params=dict(schedule.params),
+                            message=f"Started by the schedule {schedule.name} ({schedule.cron}).")
+            fired.job = job
+            fired.save(update_fields=["job"])
+            Schedule.objects.filter(pk=schedule.pk).update(last_fired_at=now)
+    except IntegrityError:
+        logger.info("schedule %s already fired for %s", schedule.name, slot)
+        return None
+    return job
+
+
+def schedules_ensure_defaults() -> list[Schedule]:
+    """Create the default schedule of each registered kind that has one, once (``migrate``)."""
+    created = []
+    for kind in kinds.all_kinds():
+        if kind.default_schedule and not Schedule.objects.filter(name=kind.name).exists():
+            created.append(schedule_set(name=kind.name, kind=kind.name, cron=kind.default_schedule))
+    return created

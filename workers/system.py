@@ -1,4 +1,8 @@
-"""The system check: probes every part the portal depends on and times each probe."""
+"""The system check: probes every part the portal depends on and times each probe.
+
+The kernel probes what it owns (database, Redis, broker, queues); each app registers probes
+for the systems behind it (``register_probe("mlflow", ...)`` from the registry's ``ready()``).
+"""
 
 from __future__ import annotations
 
@@ -52,10 +56,16 @@ def probe_broker() -> str:
         return f"{conn.transport_cls} transport reachable"
 
 
-def probe_mlflow() -> str:
-    from registry import mlflow_client
+_PROBES: dict[str, Callable[[], str]] = {}
 
-    return mlflow_client.ping()
+
+def register_probe(name: str, probe: Callable[[], str]) -> None:
+    """Add a component to the system check: ``probe()`` returns a one-line detail or raises."""
+    _PROBES[name] = probe
+
+
+def registered_probes() -> list[tuple[str, Callable[[], str]]]:
+    return sorted(_PROBES.items())
 
 
 def worker_queues(timeout: float = 2.0) -> dict[str, list[str]]:
@@ -95,7 +105,7 @@ def system_check_run(job: JobRun) -> dict[str, Any]:
         ("database", probe_database),
         ("redis", probe_redis),
         ("broker", probe_broker),
-        ("mlflow", probe_mlflow),
+        *registered_probes(),
     ]
     total = len(steps) + 1
     for i, (name, probe) in enumerate(steps):

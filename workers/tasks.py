@@ -17,15 +17,8 @@ def jobs_reap_stale() -> list[int]:
     return services.jobs_reap_stale()
 
 
-@shared_task(name="workers.job_start_scheduled", acks_late=True)
-def job_start_scheduled(kind: str) -> int:
-    """Beat entry point: start a job of ``kind`` as the system."""
-    return services.job_start(kind=kind, started_by=None, message="Started by the schedule.").pk
-
-
-@shared_task(name="workers.training_scheduled", acks_late=True)
-def training_scheduled(config_id: int) -> int:
-    """Beat entry point of a model's retraining schedule."""
-    from registry.services import training_retrain
-
-    return training_retrain(config_id=config_id).pk
+@shared_task(name="workers.schedule_fire", acks_late=True)
+def schedule_fire(schedule_id: int) -> int | None:
+    """The one beat entry point: start the schedule's job for this slot, at most once."""
+    job = services.schedule_fire(schedule_id=schedule_id)
+    return job.pk if job is not None else None

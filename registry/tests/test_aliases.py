@@ -81,10 +81,35 @@ def test_nobody_else_moves_aliases_and_every_move_needs_a_reason(versions):
     assert mlflow_client.registered_model_get(project.name).aliases == {}
 
 
-def test_when_mlflow_refuses_the_move_the_portal_records_nothing_and_says_why(versions):
+def test_when_mlflow_refuses_the_move_the_attempt_is_recorded_as_failed_and_nothing_moves(versions):
     org, project, (v1, _) = versions
+    model = project.models.get()
     mlflow_client.client().delete_model_version(project.name, str(v1.version))
     with pytest.raises(DomainError, match="MLflow refused to point champion"):
         services.model_version_alias_set(version=v1, alias="champion", reason="best so far", by=org.lead)
-    assert not project.models.get().alias_events.exists()
+    attempt = model.alias_events.get()
+    assert attempt.state == "failed" and "MLflow refused" in attempt.error
+    assert selectors.aliases_current(model=model) == {}
+    assert selectors.alias_holder_at(model=model, alias="champion", at=timezone.now()) is None
     assert not AuditEvent.objects.filter(verb="model_version.alias_moved").exists()
+    assert AuditEvent.objects.filter(verb="model_version.alias_move_failed", actor=org.lead).count() == 1
+
+
+def test_the_call_to_mlflow_is_made_with_no_transaction_open(versions, monkeypatch):
+    """A network call inside a transaction would hold the model's row lock for its whole length."""
+    from django.db import connection
+
+    org, project, (v1, _) = versions
+    seen = {}
+    real = mlflow_client.alias_set
+
+    def spy(**kwargs):
+        # The test itself runs in one transaction; the service must not have opened another.
+        seen["depth"] = len(connection.savepoint_ids)
+        seen["pending"] = project.models.get().alias_events.get().state
+        return real(**kwargs)
+
+    monkeypatch.setattr(mlflow_client, "alias_set", spy)
+    services.model_version_alias_set(version=v1, alias="champion", reason="best so far", by=org.lead)
+    assert seen == {"depth": 0, "pending": "pending"}
+    assert project.models.get().alias_events.get().state == "applied"

@@ -11,6 +11,7 @@ from portal.errors import DomainError
 from portal.models import AuditEvent
 from proposals import services as proposal_services
 from proposals.tests.factories import complete_data, make_org
+from registry import jobs as registry_jobs
 from registry import mlflow_client, selectors, services
 from registry.models import MLProject, RegisteredModel
 from registry.tests.factories import approved_proposal, unique_title
@@ -24,6 +25,14 @@ def test_approving_a_proposal_creates_one_project_and_its_mlflow_model(django_ca
     with django_capture_on_commit_callbacks(execute=True):
         proposal = approved_proposal(org, title=title)
 
+    # The approval starts a visible job; the project and MLflow's model come from it.
+    assert not MLProject.objects.exists()
+    creation = Job.objects.get(kind="project_create")
+    assert (creation.object_type, creation.object_id) == ("proposal", str(proposal.pk))
+    assert mlflow_client.registered_model_get(title.lower().replace(" ", "-")) is None
+    registry_jobs.project_create_run(JobRun(creation))
+    registry_jobs.project_create_run(JobRun(creation))  # a retry changes nothing
+
     project = MLProject.objects.get()
     assert project.proposal == proposal and proposal.project == project
     assert project.owner == org.lead
@@ -31,11 +40,6 @@ def test_approving_a_proposal_creates_one_project_and_its_mlflow_model(django_ca
     assert project.name == title.lower().replace(" ", "-")
     model = RegisteredModel.objects.get()
     assert model.project == project and model.name == project.name
-    # MLflow is reached from a job, not from the request that approved the proposal.
-    assert mlflow_client.registered_model_get(model.name) is None
-    setup = Job.objects.get(kind="registered_model_setup")
-    assert (setup.object_type, setup.object_id) == ("mlproject", str(project.pk))
-    services.registered_model_setup_run(JobRun(setup))
     in_mlflow = mlflow_client.registered_model_get(model.name)
     assert in_mlflow is not None
     assert in_mlflow.tags[mlflow_client.TAG_PROPOSAL] == str(proposal.pk)

@@ -6,10 +6,11 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from portal.errors import DomainError
-from registry import services
+from registry import jobs as registry_jobs
+from registry import selectors, services
 from registry.models import TrainingConfig
 from registry.tests.factories import DELIVERY_FEATURES, approved_project, demo_dataset
-from workers.models import Job
+from workers.models import Job, Schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -25,16 +26,22 @@ def test_a_schedule_is_stored_for_beat_and_one_per_model():
     org, project = approved_project()
     dataset = demo_dataset(rows=300)
     _start(org, project, dataset, schedule="0 3 * * 1")
-    task = PeriodicTask.objects.get(name=f"retrain:{project.models.get().name}")
-    assert task.task == "workers.training_scheduled" and task.enabled
+    model = project.models.get()
+    schedule = Schedule.objects.get(name=f"retrain:{model.name}")
+    assert (schedule.kind, schedule.cron) == ("training_retrain", "0 3 * * 1")
+    task = PeriodicTask.objects.get(name=f"schedule:retrain:{model.name}")
+    assert task.task == "workers.schedule_fire" and task.enabled and json.loads(task.args) == [schedule.pk]
     assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == ("0", "3", "1")
-    first_config = json.loads(task.args)[0]
+    first_config = schedule.params["config_id"]
 
     _start(org, project, dataset, schedule="30 2 * * *")
-    task = PeriodicTask.objects.get(name=f"retrain:{project.models.get().name}")
+    schedule.refresh_from_db()
+    task = PeriodicTask.objects.get(name=f"schedule:retrain:{model.name}")
     assert (task.crontab.minute, task.crontab.hour) == ("30", "2")
-    assert json.loads(task.args)[0] != first_config
-    assert PeriodicTask.objects.filter(task="workers.training_scheduled").count() == 1
+    assert schedule.params["config_id"] != first_config
+    assert Schedule.objects.filter(kind="training_retrain").count() == 1
+    assert PeriodicTask.objects.filter(task="workers.schedule_fire", name__startswith="schedule:retrain:").count() == 1
+    assert selectors.training_schedule_list(project=project)[0]["description"] == "At 02:30"
 
 
 def test_a_bad_cron_expression_is_refused_and_nothing_is_started():
@@ -43,7 +50,7 @@ def test_a_bad_cron_expression_is_refused_and_nothing_is_started():
     with pytest.raises(DomainError, match="five fields"):
         _start(org, project, dataset, schedule="every monday")
     assert not Job.objects.filter(kind="training").exists()
-    assert not PeriodicTask.objects.filter(task="workers.training_scheduled").exists()
+    assert not Schedule.objects.filter(kind="training_retrain").exists()
 
 
 def test_retraining_uses_the_newest_dataset_of_the_same_name():
@@ -66,5 +73,22 @@ def test_stopping_a_schedule():
     model = project.models.get()
     services.training_schedule_stop(model=model, by=org.lead)
     assert services.training_schedule_get(model=model) is None
+    assert not PeriodicTask.objects.filter(name__startswith="schedule:retrain:").exists()
     with pytest.raises(DomainError, match="no retraining schedule"):
         services.training_schedule_stop(model=model, by=org.lead)
+
+
+def test_a_fired_retraining_schedule_starts_one_training_on_the_newest_data():
+    from workers import services as job_services
+    from workers.runtime import JobRun
+
+    org, project = approved_project()
+    _start(org, project, demo_dataset(rows=300, name="deliveries"), schedule="0 3 * * *")
+    newer = demo_dataset(rows=350, seed=5, name="deliveries")
+    schedule = Schedule.objects.get(kind="training_retrain")
+    fired = job_services.schedule_fire(schedule_id=schedule.pk)
+    assert fired.kind == "training_retrain"
+    assert job_services.schedule_fire(schedule_id=schedule.pk) is None  # the same slot again
+    result = registry_jobs.training_retrain_run(JobRun(fired))
+    training = Job.objects.get(pk=result["training_job"])
+    assert TrainingConfig.objects.get(pk=training.params["config_id"]).dataset == newer

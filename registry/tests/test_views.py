@@ -451,14 +451,14 @@ def test_the_team_stops_a_retraining_schedule_from_the_project_page(project, del
     assert "Stop retraining" not in outsider.get(f"/projects/{proj.pk}/").content.decode()
     response = outsider.post(f"/projects/{proj.pk}/schedules/{model.pk}/stop/")
     assert flash(response) == [f"Only the technical lead and the team of {proj} can train its models."]
-    assert PeriodicTask.objects.filter(task="workers.training_scheduled").exists()
+    assert PeriodicTask.objects.filter(task="workers.schedule_fire", name__startswith="schedule:retrain:").exists()
 
     lead = client_for(org.lead)
     assert "Stop retraining" in lead.get(f"/projects/{proj.pk}/").content.decode()
     response = lead.post(f"/projects/{proj.pk}/schedules/{model.pk}/stop/")
     assert response["Location"] == f"/projects/{proj.pk}/#schedules"
     assert flash(response) == [f"Scheduled retraining of {model.name} stopped."]
-    assert not PeriodicTask.objects.filter(task="workers.training_scheduled").exists()
+    assert not PeriodicTask.objects.filter(task="workers.schedule_fire", name__startswith="schedule:retrain:").exists()
     assert "None." in text_of(lead.get(f"/projects/{proj.pk}/"))
     response = lead.post(f"/projects/{proj.pk}/schedules/{model.pk}/stop/")
     assert flash(response) == [f"{model.name} has no retraining schedule."]
