@@ -15,23 +15,11 @@ from portal.models import AuditEvent, ChairTerm
 from proposals import services
 from proposals.models import PROPOSAL_TRANSITIONS, AgendaItem, ItemKind, Meeting, PodReview, ProposalState, Vote, VoteOutcome
 from proposals.tests.factories import complete_data, make_org
+from proposals.tests.factories import proposal_in_council_review as in_council
+from proposals.tests.factories import submitted_proposal as submitted
 
 S = ProposalState
 pytestmark = pytest.mark.django_db
-
-
-def submitted(org, **overrides):
-    proposal = services.proposal_create(author=org.author, data=complete_data(org, **overrides))
-    return services.proposal_submit(proposal=proposal, by=org.author)
-
-
-def in_council(org, **overrides):
-    proposal = submitted(org, **overrides)
-    for lead in org.pod_leads:
-        services.pod_review_record(proposal=proposal, by=lead, decision="approve")
-    proposal.refresh_from_db()
-    assert proposal.state == S.COUNCIL_REVIEW
-    return proposal
 
 
 def vote_all(org, proposal, votes):
