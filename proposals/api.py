@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 from portal.models import Notification, Pod, User
 from proposals import selectors, services
 from proposals.models import (
-    AgendaItem, Blocker, Confidence, Meeting, PodReview, Proposal, ProposalKind, ProposalState, ReviewDecision, Vote,
-    VoteChoice,
+    PROPOSAL_TRANSITIONS, AgendaItem, Blocker, ChairDecisionChoice, Confidence, Meeting, PodReview, Proposal,
+    ProposalKind, ProposalState, ReviewDecision, Vote, VoteChoice,
 )
 from proposals.principles import principle_checks
 
@@ -99,7 +99,7 @@ class ProposalOutput(serializers.ModelSerializer):
         return {m.user.username: m.role for m in obj.team_members.all()}
 
     def get_allowed_actions(self, obj) -> list[str]:
-        return services.ALLOWED_ACTIONS[obj.state]
+        return PROPOSAL_TRANSITIONS.allowed(obj.state)
 
     def get_principle_checks(self, obj) -> list[dict]:
         return [c.__dict__ for c in principle_checks(obj)]
@@ -245,7 +245,7 @@ class ProposalCloseVoteApi(_ProposalAction):
 
 
 class ChairDecisionInput(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    decision = serializers.ChoiceField(choices=ChairDecisionChoice.choices)
     rationale = serializers.CharField()
 
 

@@ -8,7 +8,9 @@ from decimal import Decimal
 from django import forms
 
 from portal.models import Pod, User
-from proposals.models import Blocker, Confidence, ItemKind, Proposal, ProposalKind, ReviewDecision, VoteChoice
+from proposals.models import (
+    Blocker, ChairDecisionChoice, Confidence, ItemKind, Proposal, ProposalKind, ReviewDecision, VoteChoice,
+)
 from proposals.services import CONTENT_FIELDS, FIELD_LABELS
 
 
@@ -145,7 +147,7 @@ class VoteForm(forms.Form):
 
 
 class ChairDecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    decision = forms.ChoiceField(choices=ChairDecisionChoice.choices)
     rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 

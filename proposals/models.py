@@ -7,7 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.models import Pod
+from portal.models import Function, Pod
+from portal.transitions import Transitions
 
 
 class ProposalKind(models.TextChoices):
@@ -35,6 +36,40 @@ OPEN_STATES = (
     ProposalState.ESCALATED,
 )
 DECIDED_STATES = (ProposalState.APPROVED, ProposalState.REJECTED)
+
+_S = ProposalState
+
+# The actions each state allows; an action outside its state answers 409 naming these.
+PROPOSAL_TRANSITIONS = Transitions(
+    {
+        _S.DRAFT: ["edit", "submit", "withdraw"],
+        _S.POD_REVIEW: ["edit", "pod_review", "withdraw"],
+        _S.COUNCIL_REVIEW: ["edit", "council_vote", "close_vote", "withdraw"],
+        _S.CHANGES_REQUESTED: ["edit", "submit", "withdraw"],
+        _S.ESCALATED: ["chair_decision", "withdraw"],
+        _S.APPROVED: [],
+        _S.REJECTED: [],
+        _S.WITHDRAWN: [],
+    },
+    labels={
+        "edit": "edit",
+        "submit": "submit",
+        "withdraw": "withdraw",
+        "pod_review": "record a pod review on",
+        "council_vote": "vote on",
+        "close_vote": "close the vote on",
+        "chair_decision": "decide",
+    },
+    state_label=lambda state: ProposalState(state).label.lower(),
+    noun="this proposal",
+)
+
+
+class ChangesRequestedBy(models.TextChoices):
+    """Who asked for changes, which decides where a resubmission goes back to."""
+
+    POD = "pod", "The pod's leads"
+    COUNCIL = "council", "The ML Council"
 
 
 class Confidence(models.TextChoices):
@@ -86,7 +121,7 @@ class Proposal(models.Model):
     watchers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="watched_proposals", blank=True)
     state = models.CharField(max_length=24, choices=ProposalState.choices, default=ProposalState.DRAFT, db_index=True)
     review_round = models.PositiveIntegerField(default=0)
-    changes_requested_by = models.CharField(max_length=16, blank=True, help_text="pod or council")
+    changes_requested_by = models.CharField(max_length=16, choices=ChangesRequestedBy.choices, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
@@ -165,7 +200,7 @@ class PodReview(models.Model):
 
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="pod_reviews")
     review_round = models.PositiveIntegerField()
-    function = models.CharField(max_length=32)
+    function = models.CharField(max_length=32, choices=Function.choices)
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pod_reviews")
     decision = models.CharField(max_length=16, choices=ReviewDecision.choices)
     comment = models.TextField(blank=True)
@@ -250,6 +285,13 @@ class AgendaItem(models.Model):
         return self.title
 
 
+class MoveDirection(models.TextChoices):
+    """Which way the chair moves an agenda item."""
+
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+
+
 class VoteChoice(models.TextChoices):
     APPROVE = "approve", "Approve"
     REJECT = "reject", "Reject"
@@ -273,10 +315,17 @@ class Vote(models.Model):
         return f"{self.voter} {self.choice}"
 
 
+class ChairDecisionChoice(models.TextChoices):
+    """A chair settles a split vote one way or the other; sending it back is not an option."""
+
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
 class ChairDecision(models.Model):
     proposal = models.OneToOneField(Proposal, on_delete=models.CASCADE, related_name="chair_decision")
     chair = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    decision = models.CharField(max_length=16, choices=[("approve", "Approve"), ("reject", "Reject")])
+    decision = models.CharField(max_length=16, choices=ChairDecisionChoice.choices)
     rationale = models.TextField()
     item = models.ForeignKey(AgendaItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,10 +1,59 @@
-"""Who may do what to a proposal or a meeting. Each rule returns a reason when it says no."""
+"""Who may do what to a proposal or a meeting, now. The one home of each rule.
+
+Every ``can_*`` function answers "may this person do this now, and if not, why" as an
+``Answer``. The services enforce the answer (``enforce``); the views, the API and the templates
+ask the same function whether to show a button or the reason, so no page re-derives a rule.
+
+A refusal says whether it is about the person (403: not you) or about the moment (409: not
+now, e.g. the minutes are published or this round is already reviewed).
+"""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from portal.errors import Forbidden, InvalidTransition
 from portal.models import LEAD_FUNCTIONS, PodLead, User
 from portal.selectors import chair_term_current, council_member_list
+from proposals.models import PROPOSAL_TRANSITIONS, AgendaItem, Meeting, PodReview, Proposal, ProposalState
 
+NOT_YOU = 403
+NOT_NOW = 409
+
+
+class Answer(NamedTuple):
+    ok: bool
+    reason: str = ""
+    status: int = NOT_YOU
+
+    @property
+    def not_you(self) -> bool:
+        """Refused because of who the person is, whatever the moment."""
+        return not self.ok and self.status == NOT_YOU
+
+
+YES = Answer(True)
+
+
+def enforce(answer: Answer, *, state: str = "", allowed_actions: list[str] | None = None) -> None:
+    """Raise the refusal a service gives for a no: ``Forbidden`` (403) or ``InvalidTransition`` (409)."""
+    if answer.ok:
+        return
+    if answer.status == NOT_NOW:
+        raise InvalidTransition(answer.reason, state=state, allowed_actions=allowed_actions or [])
+    raise Forbidden(answer.reason)
+
+
+def enforce_on_proposal(answer: Answer, proposal: Proposal) -> None:
+    enforce(answer, state=proposal.state, allowed_actions=PROPOSAL_TRANSITIONS.allowed(proposal.state))
+
+
+def enforce_on_meeting(answer: Answer, meeting: Meeting) -> None:
+    # A published meeting allows nothing more, so a refusal about it names no allowed actions.
+    enforce(answer, state=meeting.state, allowed_actions=[])
+
+
+# --- who is who ---------------------------------------------------------------------------
 
 def is_council_member(user: User) -> bool:
     return bool(user and user.is_authenticated and council_member_list().filter(pk=user.pk).exists())
@@ -30,43 +79,150 @@ def lead_functions_of(user: User, pod) -> list[str]:
     return list(PodLead.objects.filter(pod=pod, user=user, function__in=LEAD_FUNCTIONS).values_list("function", flat=True))
 
 
-def can_edit(user: User, proposal) -> tuple[bool, str]:
-    if user.pk in (proposal.author_id, proposal.technical_lead_id):
-        return True, ""
-    if lead_functions_of(user, proposal.pod):
-        return True, ""
-    if proposal.state == "council_review" and is_council_member(user):
-        return True, ""
-    return False, "Only the author, the technical lead and the pod's leads can edit this proposal."
+def pod_review_functions_owed(user: User, proposal: Proposal) -> list[str]:
+    """The person's required lead functions that have not reviewed the current round yet.
+
+    One person can lead several functions of a pod; one review from them counts for each.
+    """
+    required = required_lead_functions(proposal.pod)
+    mine = [f for f in lead_functions_of(user, proposal.pod) if f in required]
+    if not mine:
+        return []
+    done = set(PodReview.objects.filter(proposal=proposal, review_round=proposal.review_round)
+               .values_list("function", flat=True))
+    return [f for f in mine if f not in done]
 
 
-def can_submit(user: User, proposal) -> tuple[bool, str]:
-    if user.pk in (proposal.author_id, proposal.technical_lead_id):
-        return True, ""
-    return False, "Only the author or the technical lead can submit this proposal."
-
-
-def can_withdraw(user: User, proposal) -> tuple[bool, str]:
-    if user.pk == proposal.author_id:
-        return True, ""
-    return False, "Only the author can withdraw this proposal."
-
-
-def can_pod_review(user: User, proposal) -> tuple[bool, str]:
-    mine = set(lead_functions_of(user, proposal.pod)) & set(required_lead_functions(proposal.pod))
-    if mine:
-        return True, ""
-    pod = f"the {proposal.pod.name} pod" if proposal.pod_id else "its pod"
-    return False, f"Only the required leads of {pod} review this proposal."
-
-
-def can_vote(user: User) -> tuple[bool, str]:
-    if is_council_member(user):
-        return True, ""
-    return False, "Only ML Council members vote."
-
-
-def chair_only(user: User, what: str) -> tuple[bool, str]:
+def _chair_only(user: User, what: str) -> Answer:
     if is_chair(user):
-        return True, ""
-    return False, f"Only the Council chair can {what}."
+        return YES
+    return Answer(False, f"Only the Council chair can {what}.")
+
+
+# --- proposals ----------------------------------------------------------------------------
+
+def can_edit(user: User, proposal: Proposal) -> Answer:
+    """The state first: once escalated or final, the content stays as it was decided on, for everyone."""
+    if not PROPOSAL_TRANSITIONS.is_allowed(proposal.state, "edit"):
+        if proposal.state == ProposalState.ESCALATED:
+            return Answer(False, "This proposal is escalated to the chair: its content stays as the Council voted on it.",
+                          NOT_NOW)
+        return Answer(False, f"This proposal is {proposal.get_state_display().lower()}: it can no longer be edited.",
+                      NOT_NOW)
+    if user.pk in (proposal.author_id, proposal.technical_lead_id):
+        return YES
+    if lead_functions_of(user, proposal.pod):
+        return YES
+    # Council members may fix a proposal while they review it (a typo, a wrong figure).
+    if proposal.state == ProposalState.COUNCIL_REVIEW and is_council_member(user):
+        return YES
+    return Answer(False, "Only the author, the technical lead and the pod's leads can edit this proposal.")
+
+
+def can_submit(user: User, proposal: Proposal) -> Answer:
+    if user.pk in (proposal.author_id, proposal.technical_lead_id):
+        return YES
+    return Answer(False, "Only the author or the technical lead can submit this proposal.")
+
+
+def can_withdraw(user: User, proposal: Proposal) -> Answer:
+    if user.pk == proposal.author_id:
+        return YES
+    return Answer(False, "Only the author can withdraw this proposal.")
+
+
+def can_pod_review(user: User, proposal: Proposal) -> Answer:
+    """A required lead of the pod, with at least one of their functions still owing this round's review."""
+    mine = set(lead_functions_of(user, proposal.pod)) & set(required_lead_functions(proposal.pod))
+    if not mine:
+        pod = f"the {proposal.pod.name} pod" if proposal.pod_id else "its pod"
+        return Answer(False, f"Only the required leads of {pod} review this proposal.")
+    if not pod_review_functions_owed(user, proposal):
+        return Answer(False, "You have already reviewed this round of the proposal.", NOT_NOW)
+    return YES
+
+
+def can_vote(user: User) -> Answer:
+    if is_council_member(user):
+        return YES
+    return Answer(False, "Only ML Council members vote.")
+
+
+def can_close_vote(user: User, proposal: Proposal) -> Answer:
+    if not is_chair(user):
+        return _chair_only(user, "close a vote")
+    if not AgendaItem.objects.filter(proposal=proposal, vote_open=True).exists():
+        return Answer(False, "No vote is open.", NOT_NOW)
+    return YES
+
+
+def can_decide_escalation(user: User) -> Answer:
+    return _chair_only(user, "decide escalations")
+
+
+# --- ML Review meetings ---------------------------------------------------------------------
+# The person first, then the moment: someone who could never do it is told so, not that it is late.
+
+def can_take_notes(user: User, meeting: Meeting) -> Answer:
+    if not (is_council_member(user) or is_chair(user)):
+        return Answer(False, "Only ML Council members take notes at ML Review.")
+    if meeting.is_published:
+        return Answer(False, "The minutes are published; notes can no longer change.", NOT_NOW)
+    return YES
+
+
+def can_record_attendance(user: User, meeting: Meeting) -> Answer:
+    answer = _chair_only(user, "record attendance")
+    if answer.ok and meeting.is_published:
+        return Answer(False, "The minutes are published; attendance can no longer change.", NOT_NOW)
+    return answer
+
+
+def can_add_agenda_item(user: User, meeting: Meeting) -> Answer:
+    answer = _chair_only(user, "add agenda items")
+    if answer.ok and meeting.is_published:
+        return Answer(False, "The minutes of this meeting are published; its agenda is closed.", NOT_NOW)
+    return answer
+
+
+def can_reorder_agenda(user: User, meeting: Meeting) -> Answer:
+    answer = _chair_only(user, "reorder the agenda")
+    if answer.ok and meeting.is_published:
+        return Answer(False, "The minutes of this meeting are published; its agenda is closed.", NOT_NOW)
+    return answer
+
+
+def can_publish_minutes(user: User, meeting: Meeting) -> Answer:
+    answer = _chair_only(user, "publish the minutes")
+    if answer.ok and meeting.is_published:
+        return Answer(False, "The minutes of this meeting are already published.", NOT_NOW)
+    return answer
+
+
+# --- the actions on a proposal, by name ------------------------------------------------------
+
+_PROPOSAL_ACTION_RULES = {
+    "edit": can_edit,
+    "submit": can_submit,
+    "withdraw": can_withdraw,
+    "pod_review": can_pod_review,
+    "council_vote": lambda user, proposal: can_vote(user),
+    "close_vote": can_close_vote,
+    "chair_decision": lambda user, proposal: can_decide_escalation(user),
+}
+
+
+def can_act(user: User, proposal: Proposal, action: str) -> Answer:
+    """May this person take ``action`` (a name from ``PROPOSAL_TRANSITIONS``) on the proposal now."""
+    if not PROPOSAL_TRANSITIONS.is_allowed(proposal.state, action) and action != "edit":
+        # can_edit words its own state refusal; the others share the transition table's wording.
+        try:
+            PROPOSAL_TRANSITIONS.require(proposal.state, action)
+        except InvalidTransition as refusal:
+            return Answer(False, refusal.message, NOT_NOW)
+    return _PROPOSAL_ACTION_RULES[action](user, proposal)
+
+
+def proposal_actions(user: User, proposal: Proposal) -> dict[str, Answer]:
+    """Each action the proposal's state allows, answered for this person."""
+    return {action: can_act(user, proposal, action) for action in PROPOSAL_TRANSITIONS.allowed(proposal.state)}

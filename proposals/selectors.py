@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal.models import User
 from proposals import permissions
 from proposals.models import (
-    AgendaItem, Meeting, MeetingState, PodReview, Proposal, ProposalRevision, ProposalState, Vote,
+    AgendaItem, Meeting, MeetingState, Proposal, ProposalRevision, ProposalState, Vote,
 )
 
 
@@ -66,10 +66,7 @@ def my_queue(*, user: User) -> dict[str, list]:
     """What this person owes: pod reviews, council votes, drafts and changes to make, escalations."""
     reviews = []
     for proposal in Proposal.objects.filter(state=ProposalState.POD_REVIEW, pod__leads__user=user).distinct().select_related("pod"):
-        required = set(permissions.required_lead_functions(proposal.pod))
-        mine = set(permissions.lead_functions_of(user, proposal.pod)) & required
-        done = set(PodReview.objects.filter(proposal=proposal, review_round=proposal.review_round).values_list("function", flat=True))
-        if mine - done:
+        if permissions.pod_review_functions_owed(user, proposal):
             reviews.append(proposal)
     votes = []
     if permissions.is_council_member(user):
@@ -109,11 +106,6 @@ def pod_names() -> list[str]:
     from portal.models import Pod
 
     return list(Pod.objects.order_by("name").values_list("name", flat=True))
-
-
-def pod_review_functions_done(*, proposal: Proposal) -> set[str]:
-    """The lead functions that have reviewed the proposal's current round."""
-    return set(proposal.pod_reviews.filter(review_round=proposal.review_round).values_list("function", flat=True))
 
 
 def pod_leads_by_function(*, pod, functions) -> dict[str, User]:

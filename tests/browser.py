@@ -51,3 +51,12 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def person_page(browser, live_server, user, *, next_path="/", viewport=DESKTOP):
+    """A page in its own browser context, signed in as ``user`` (whose password the test set to "pw")."""
+    context = browser.new_context(viewport=viewport)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    login(page, live_server, user.username, "pw", next_path=next_path)
+    return page

@@ -14,17 +14,9 @@ from portal.models import Notification
 from proposals import services
 from proposals.models import Meeting, MeetingState, Proposal, ProposalState
 from proposals.tests.factories import make_org
-from tests.browser import DESKTOP, PHONE, login, screenshot
+from tests.browser import DESKTOP, PHONE, person_page, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def person_page(browser, live_server, user, *, next_path="/", viewport=DESKTOP):
-    context = browser.new_context(viewport=viewport)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    login(page, live_server, user.username, "pw", next_path=next_path)
-    return page
 
 
 def flash(page):

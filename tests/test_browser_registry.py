@@ -18,19 +18,11 @@ from registry import demo_data, services
 from registry.models import Dataset, ModelVersion, TrainingConfig
 from registry.tests.factories import DELIVERY_FEATURES, approved_project, csv_upload
 from registry.training import training_run
-from tests.browser import DESKTOP, PHONE, login, screenshot
+from tests.browser import DESKTOP, PHONE, person_page, screenshot
 from workers.models import Job, JobState
 from workers.runtime import JobRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def person_page(browser, live_server, user, *, next_path="/", viewport=DESKTOP):
-    context = browser.new_context(viewport=viewport)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    login(page, live_server, user.username, "pw", next_path=next_path)
-    return page
 
 
 def no_overflow(page, label: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from rest_framework.test import APIClient
 
 from conftest import start_worker, wait_for
 from portal.tests.factories import UserFactory
+from portal.tests.fixtures import api_client_for
 from workers.models import Job, JobState
 from workers.services import job_start, jobs_reap_stale
 
@@ -17,11 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def api(transactional_db):
-    client = APIClient()
-    user = UserFactory(username="runner")
-    client.force_authenticate(user)
-    client.user = user
-    return client
+    return api_client_for(UserFactory(username="runner"))
 
 
 def _get(api, job_id):

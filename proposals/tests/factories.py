@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from portal.models import Function, User
 from portal.tests.factories import ChairTermFactory, CouncilMembershipFactory, PodFactory, PodLeadFactory, UserFactory
-from proposals.models import Proposal, ProposalKind
+from proposals import services
+from proposals.models import Proposal, ProposalKind, ProposalState
 
 
 @dataclass
@@ -74,6 +75,32 @@ def complete_data(org: Org, **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def submitted_proposal(org: Org, **overrides) -> Proposal:
+    """A complete proposal its author has submitted: in pod review."""
+    proposal = services.proposal_create(author=org.author, data=complete_data(org, **overrides))
+    return services.proposal_submit(proposal=proposal, by=org.author)
+
+
+def proposal_in_council_review(org: Org, **overrides) -> Proposal:
+    """A proposal every pod lead approved: on the next ML Review's agenda with its vote open."""
+    proposal = submitted_proposal(org, **overrides)
+    for lead in org.pod_leads:
+        services.pod_review_record(proposal=proposal, by=lead, decision="approve")
+    proposal.refresh_from_db()
+    assert proposal.state == ProposalState.COUNCIL_REVIEW
+    return proposal
+
+
+def approved_proposal(org: Org, **overrides) -> Proposal:
+    """A proposal taken through pod review and a unanimous Council vote."""
+    proposal = proposal_in_council_review(org, **overrides)
+    for member in org.council:
+        services.council_vote_cast(proposal=proposal, by=member, vote="approve")
+    proposal.refresh_from_db()
+    assert proposal.state == ProposalState.APPROVED
+    return proposal
 
 
 class ProposalFactory(factory.django.DjangoModelFactory):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
-from rest_framework.test import APIClient
-
+from portal.tests.fixtures import api_client_for as client_for
 from proposals.minutes import minutes_send_run
 from proposals.models import Meeting
 from proposals.tests.factories import make_org
@@ -13,12 +12,6 @@ from workers.models import Job
 from workers.runtime import JobRun
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    c = APIClient()
-    c.force_authenticate(user)
-    return c
 
 
 def test_draft_to_minutes(django_capture_on_commit_callbacks):

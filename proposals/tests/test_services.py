@@ -13,25 +13,13 @@ from django.utils import timezone
 from portal.errors import DomainError, Forbidden, InvalidTransition
 from portal.models import AuditEvent, ChairTerm
 from proposals import services
-from proposals.models import AgendaItem, ItemKind, Meeting, PodReview, ProposalState, Vote, VoteOutcome
+from proposals.models import PROPOSAL_TRANSITIONS, AgendaItem, ItemKind, Meeting, PodReview, ProposalState, Vote, VoteOutcome
 from proposals.tests.factories import complete_data, make_org
+from proposals.tests.factories import proposal_in_council_review as in_council
+from proposals.tests.factories import submitted_proposal as submitted
 
 S = ProposalState
 pytestmark = pytest.mark.django_db
-
-
-def submitted(org, **overrides):
-    proposal = services.proposal_create(author=org.author, data=complete_data(org, **overrides))
-    return services.proposal_submit(proposal=proposal, by=org.author)
-
-
-def in_council(org, **overrides):
-    proposal = submitted(org, **overrides)
-    for lead in org.pod_leads:
-        services.pod_review_record(proposal=proposal, by=lead, decision="approve")
-    proposal.refresh_from_db()
-    assert proposal.state == S.COUNCIL_REVIEW
-    return proposal
 
 
 def vote_all(org, proposal, votes):
@@ -245,14 +233,14 @@ def test_every_action_outside_its_states_is_refused_with_the_state_and_allowed_a
     proposal.refresh_from_db()
     assert proposal.state == state
     for action, attempt in _attempts(org, proposal).items():
-        if action in services.ALLOWED_ACTIONS[state]:
+        if action in PROPOSAL_TRANSITIONS.allowed(state):
             continue
         before = AuditEvent.objects.count()
         with pytest.raises(InvalidTransition) as err:
             attempt()
         assert err.value.status == 409
         assert err.value.details["state"] == state
-        assert err.value.details["allowed_actions"] == services.ALLOWED_ACTIONS[state]
+        assert err.value.details["allowed_actions"] == PROPOSAL_TRANSITIONS.allowed(state)
         assert state in err.value.message
         proposal.refresh_from_db()
         assert proposal.state == state and AuditEvent.objects.count() == before
@@ -306,6 +294,85 @@ def test_the_chair_reorders_and_adds_agenda_items():
     services.agenda_item_move(item=extra, by=org.chair, direction="up")
     services.agenda_item_move(item=extra, by=org.chair, direction="up")
     assert [i.title for i in meeting.items.order_by("position")] == ["Hiring plan for Q3", "First", "Second"]
+
+
+def _published_meeting(org, django_capture_on_commit_callbacks):
+    in_council(org)
+    meeting = Meeting.objects.get()
+    with django_capture_on_commit_callbacks():
+        services.minutes_publish(meeting=meeting, by=org.chair)
+    meeting.refresh_from_db()
+    return meeting
+
+
+def test_notes_on_an_item_and_on_the_meeting_are_audited_with_what_changed():
+    org = make_org()
+    in_council(org)
+    meeting = Meeting.objects.get()
+    item = meeting.items.get()
+    services.meeting_notes_update(meeting=meeting, by=org.council[1], notes="Ask about courier data.", item=item)
+    services.meeting_notes_update(meeting=meeting, by=org.chair, notes="Quorum at 15:05.")
+    events = list(AuditEvent.objects.filter(verb="meeting.notes_updated", object_id=str(meeting.pk)).order_by("id"))
+    assert [(e.actor, e.data["item"], e.data["before"], e.data["notes"]) for e in events] == [
+        (org.council[1], item.pk, "", "Ask about courier data."),
+        (org.chair, None, "", "Quorum at 15:05."),
+    ]
+    assert events[0].data["title"] == item.title
+    # Saving the same notes again changes nothing, so it records nothing.
+    services.meeting_notes_update(meeting=meeting, by=org.chair, notes="Quorum at 15:05.")
+    assert AuditEvent.objects.filter(verb="meeting.notes_updated").count() == 2
+
+
+def test_notes_are_refused_once_the_minutes_are_published(django_capture_on_commit_callbacks):
+    org = make_org()
+    meeting = _published_meeting(org, django_capture_on_commit_callbacks)
+    item = meeting.items.get()
+    before = AuditEvent.objects.count()
+    for attempt in (
+        lambda: services.meeting_notes_update(meeting=meeting, by=org.chair, notes="Late addition"),
+        lambda: services.meeting_notes_update(meeting=meeting, by=org.council[1], notes="Late", item=item),
+    ):
+        with pytest.raises(InvalidTransition, match="minutes are published") as err:
+            attempt()
+        assert err.value.status == 409 and err.value.details["state"] == meeting.state
+    meeting.refresh_from_db()
+    item.refresh_from_db()
+    assert meeting.notes == "" and "Late" not in item.notes
+    assert AuditEvent.objects.count() == before
+
+
+def test_attendance_is_audited_with_who_came_and_went():
+    org = make_org()
+    in_council(org)
+    meeting = Meeting.objects.get()
+    services.meeting_attendance_set(meeting=meeting, by=org.chair, present=[org.council[1], org.council[2]])
+    services.meeting_attendance_set(meeting=meeting, by=org.chair, present=[org.council[2], org.council[3]])
+    event = AuditEvent.objects.filter(verb="meeting.attendance_recorded").last()
+    assert event.actor == org.chair
+    assert event.data == {"present": sorted([org.council[2].username, org.council[3].username]),
+                          "added": [org.council[3].username], "removed": [org.council[1].username]}
+
+
+def test_attendance_is_refused_once_the_minutes_are_published(django_capture_on_commit_callbacks):
+    org = make_org()
+    meeting = _published_meeting(org, django_capture_on_commit_callbacks)
+    present = set(meeting.attendees.all())
+    before = AuditEvent.objects.count()
+    with pytest.raises(InvalidTransition, match="attendance can no longer change") as err:
+        services.meeting_attendance_set(meeting=meeting, by=org.chair, present=[org.council[1]])
+    assert err.value.status == 409 and err.value.details == {"state": meeting.state, "allowed_actions": []}
+    assert set(meeting.attendees.all()) == present and AuditEvent.objects.count() == before
+
+
+def test_the_agenda_is_closed_once_the_minutes_are_published(django_capture_on_commit_callbacks):
+    org = make_org()
+    meeting = _published_meeting(org, django_capture_on_commit_callbacks)
+    item = meeting.items.get()
+    with pytest.raises(InvalidTransition, match="agenda is closed"):
+        services.agenda_item_add(meeting=meeting, by=org.chair, title="AOB")
+    with pytest.raises(InvalidTransition, match="agenda is closed"):
+        services.agenda_item_move(item=item, by=org.chair, direction="down")
+    assert list(meeting.items.all()) == [item]
 
 
 def test_meetings_fall_on_the_configured_weekday_and_time(settings):

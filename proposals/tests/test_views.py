@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from html import unescape
 
 import pytest
-from django.contrib.messages import get_messages
-from django.test import Client
 from django.urls import reverse
 
 from portal.models import Notification
+from portal.tests.fixtures import client_for, flash, text_of
 from proposals import services
 from proposals.models import AgendaItem, Meeting, PodReview, Proposal, ProposalRevision, ProposalState, Vote
 from proposals.tests.factories import complete_data, make_org
+from proposals.tests.factories import proposal_in_council_review as in_council_review
+from proposals.tests.factories import submitted_proposal as in_pod_review
 from workers.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -27,38 +27,8 @@ def org():
     return make_org(council_size=4)
 
 
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def text_of(response) -> str:
-    """The page's visible text, tags stripped and whitespace collapsed."""
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
-
-
-def flash(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
-
-
 def draft(org, **overrides) -> Proposal:
     return services.proposal_create(author=org.author, data=complete_data(org, **overrides))
-
-
-def in_pod_review(org) -> Proposal:
-    proposal = draft(org)
-    return services.proposal_submit(proposal=proposal, by=org.author)
-
-
-def in_council_review(org) -> Proposal:
-    proposal = in_pod_review(org)
-    for lead in org.pod_leads:
-        services.pod_review_record(proposal=proposal, by=lead, decision="approve")
-    proposal.refresh_from_db()
-    assert proposal.state == ProposalState.COUNCIL_REVIEW
-    return proposal
 
 
 def escalated(org) -> Proposal:

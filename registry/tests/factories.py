@@ -7,24 +7,9 @@ import uuid
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from proposals import services as proposal_services
-from proposals.models import Proposal, ProposalState
-from proposals.tests.factories import Org, complete_data, make_org
+from proposals.tests.factories import Org, approved_proposal, make_org
 from registry import demo_data, services
 from registry.models import Dataset, MLProject
-
-
-def approved_proposal(org: Org, **overrides) -> Proposal:
-    """A proposal taken through pod review and a unanimous Council vote."""
-    proposal = proposal_services.proposal_create(author=org.author, data=complete_data(org, **overrides))
-    proposal = proposal_services.proposal_submit(proposal=proposal, by=org.author)
-    for lead in org.pod_leads:
-        proposal_services.pod_review_record(proposal=proposal, by=lead, decision="approve")
-    for member in org.council:
-        proposal_services.council_vote_cast(proposal=proposal, by=member, vote="approve")
-    proposal.refresh_from_db()
-    assert proposal.state == ProposalState.APPROVED
-    return proposal
 
 
 def unique_title(base: str = "Predict delivery times") -> str:

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from conftest import wait_for
 from portal.models import AuditEvent, Function
 from portal.tests.factories import UserFactory
+from portal.tests.fixtures import api_client_for as api_as
 from proposals.models import Proposal
 from registry import demo_data, mlflow_client, services
 from registry.models import AliasEvent, Dataset, ModelVersion, TrainingConfig
@@ -28,12 +29,6 @@ NEW_PATHS = [
     "/api/v1/training-jobs/", "/api/v1/model-versions/", "/api/v1/model-versions/{version_id}/",
     "/api/v1/model-versions/{version_id}/aliases/", "/api/v1/model-versions/champion/",
 ]
-
-
-def api_as(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from html import unescape
 
 import pytest
-from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.utils import timezone
 
 from portal.models import Function
 from portal.tests.factories import UserFactory
+from portal.tests.fixtures import client_for, flash, text_of
 from registry import demo_data, mlflow_client, services
 from registry.models import AliasEvent, Dataset, ModelVersion, TrainingConfig
 from registry.tests.factories import DELIVERY_FEATURES, approved_project, csv_upload, demo_dataset
@@ -40,22 +38,6 @@ def project():
 def delivery(project):
     org, _ = project
     return demo_dataset("delivery_times", rows=400, by=org.lead, name="Deliveries March")
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def text_of(response) -> str:
-    """The page's visible text, tags stripped and whitespace collapsed."""
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
-
-
-def flash(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def files_in(folder):

@@ -11,6 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from portal.tests.factories import UserFactory
+from portal.tests.fixtures import api_client_for
 from workers.models import Job, JobState
 from workers.services import job_cancel, job_finished, job_start
 
@@ -24,9 +25,7 @@ def user():
 
 @pytest.fixture
 def api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+    return api_client_for(user)
 
 
 def _finished(job: Job, state: str = JobState.SUCCEEDED, message: str = "All systems reachable.") -> Job:

@@ -1,7 +1,9 @@
-"""Pages for proposals, the ML Council and its ML Review meetings.
+"""Pages for proposals: the list, drafting and editing, the detail page with the actions a
+person may take now, revisions, and the person's queue.
 
-Each view parses its input, calls a selector or a service and renders; the services check
-permissions and transitions again, and a refusal (``DomainError``) becomes a message.
+Each view parses its input, asks ``proposals.permissions`` what the person may do, calls a selector
+or a service and renders; the services enforce the same permission functions, and a refusal
+(``DomainError``) becomes a message.
 """
 
 from __future__ import annotations
@@ -11,28 +13,22 @@ from collections import defaultdict
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.templatetags.static import static
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from portal.errors import DomainError
 from portal.models import Function
-from portal.selectors import chair_term_current, council_member_list
 from proposals import permissions, selectors, services
-from proposals.charts import proposals_by_pod_figure
 from proposals.diffs import snapshot_diff
-from proposals.forms import (
-    AgendaItemForm, AttendanceForm, ChairDecisionForm, CompareForm, NotesForm, PodReviewForm, ProposalForm,
-    VoteForm, WithdrawForm,
-)
+from proposals.forms import CompareForm, PodReviewForm, ProposalForm, WithdrawForm
 from proposals.models import (
-    AgendaItem, Blocker, Confidence, ItemKind, Meeting, Proposal, ProposalKind, ProposalState,
-    ReviewDecision, VoteChoice,
+    AgendaItem, Blocker, Confidence, Proposal, ProposalKind, ProposalState, ReviewDecision,
+    VoteChoice,
 )
 from proposals.principles import principle_checks
 from proposals.templatetags.proposal_tags import plain_number
+from proposals.views._common import _act, _back, decorate_item
 
 S = ProposalState
 
@@ -67,15 +63,6 @@ SNAPSHOT_DISPLAY = {
     "impact_confidence": dict(Confidence.choices),
     "biggest_blocker": dict(Blocker.choices),
 }
-
-
-def _back(request: HttpRequest, default: str) -> str:
-    """Where a POST should land: the page it came from when that page is ours, else ``default``."""
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return default
 
 
 # --- list -------------------------------------------------------------------------------------
@@ -144,23 +131,12 @@ def proposal_create(request: HttpRequest) -> HttpResponse:
     return render(request, "proposals/proposal_form.html", _form_context(form, None))
 
 
-def _edit_refusal(user, proposal: Proposal) -> tuple[str, int] | None:
-    if "edit" not in services.ALLOWED_ACTIONS[proposal.state]:
-        if proposal.state == S.ESCALATED:
-            return "This proposal is escalated to the chair: its content stays as the Council voted on it.", 409
-        return f"This proposal is {proposal.get_state_display().lower()}: it can no longer be edited.", 409
-    ok, reason = permissions.can_edit(user, proposal)
-    if not ok:
-        return reason, 403
-    return None
-
-
 def proposal_edit(request: HttpRequest, proposal_id: int) -> HttpResponse:
     proposal = selectors.proposal_get(proposal_id=proposal_id)
-    refusal = _edit_refusal(request.user, proposal)
-    if refusal is not None:
-        reason, status = refusal
-        return render(request, "proposals/proposal_form.html", {"proposal": proposal, "refusal": reason}, status=status)
+    may = permissions.can_edit(request.user, proposal)
+    if not may.ok:
+        return render(request, "proposals/proposal_form.html", {"proposal": proposal, "refusal": may.reason},
+                      status=may.status)
     if request.method == "POST":
         form = ProposalForm(request.POST, proposal=proposal)
         if form.is_valid():
@@ -205,37 +181,10 @@ def proposal_field_validate(request: HttpRequest, proposal_id: int | None = None
 
 # --- detail -------------------------------------------------------------------------------------
 
-def _actions(user, proposal: Proposal, open_item: AgendaItem | None) -> dict[str, dict]:
+def _actions(user, proposal: Proposal) -> dict[str, dict]:
     """For each action the state allows: may this person take it, and if not, why not."""
-    allowed = services.ALLOWED_ACTIONS[proposal.state]
-    rules = {
-        "edit": lambda: permissions.can_edit(user, proposal),
-        "submit": lambda: permissions.can_submit(user, proposal),
-        "withdraw": lambda: permissions.can_withdraw(user, proposal),
-        "pod_review": lambda: _can_review_now(user, proposal),
-        "council_vote": lambda: permissions.can_vote(user),
-        "close_vote": lambda: permissions.chair_only(user, "close a vote"),
-        "chair_decision": lambda: permissions.chair_only(user, "decide escalations"),
-    }
-    actions = {}
-    for name in allowed:
-        ok, reason = rules[name]()
-        actions[name] = {"ok": ok, "reason": reason}
-    if "close_vote" in actions and open_item is None:
-        actions["close_vote"] = {"ok": False, "reason": "No vote is open."}
-    return actions
-
-
-def _can_review_now(user, proposal: Proposal) -> tuple[bool, str]:
-    ok, reason = permissions.can_pod_review(user, proposal)
-    if not ok:
-        return ok, reason
-    required = permissions.required_lead_functions(proposal.pod)
-    mine = {f for f in permissions.lead_functions_of(user, proposal.pod) if f in required}
-    done = selectors.pod_review_functions_done(proposal=proposal)
-    if not mine - done:
-        return False, "You have already reviewed this round."
-    return True, ""
+    return {name: {"ok": answer.ok, "reason": answer.reason}
+            for name, answer in permissions.proposal_actions(user, proposal).items()}
 
 
 def _review_rounds(proposal: Proposal) -> list[dict]:
@@ -258,19 +207,9 @@ def _review_rounds(proposal: Proposal) -> list[dict]:
 def _vote_items(proposal: Proposal, user) -> list[AgendaItem]:
     items = selectors.vote_item_list(proposal=proposal)
     for item in items:
-        _decorate_item(item, user)
+        decorate_item(item, user)
     return items
 
-
-def _decorate_item(item: AgendaItem, user) -> AgendaItem:
-    """Attach what the pages show about a vote: the live tally while it is open, the recorded one after."""
-    tally = services.tally_count(item) if item.vote_open else (item.tally or {})
-    item.live_tally = tally
-    item.tally_rows = [
-        {"choice": value, "label": label, "count": tally.get(value, 0)} for value, label in VoteChoice.choices
-    ]
-    item.my_vote = next((v for v in item.votes.all() if v.voter_id == user.pk), None)
-    return item
 
 
 def proposal_detail(request: HttpRequest, proposal_id: int) -> HttpResponse:
@@ -282,14 +221,14 @@ def proposal_detail(request: HttpRequest, proposal_id: int) -> HttpResponse:
             response = HttpResponse(status=204)
             response["HX-Refresh"] = "true"
             return response
-        _decorate_item(open_item, request.user)
+        decorate_item(open_item, request.user)
         open_item.votes_list = list(open_item.votes.select_related("voter"))
         return render(request, "proposals/proposal_detail.html#vote-tally", {"proposal": proposal, "open_item": open_item})
 
-    actions = _actions(request.user, proposal, open_item)
+    actions = _actions(request.user, proposal)
     primary = PRIMARY_ACTION.get(proposal.state)
     if open_item is not None:
-        _decorate_item(open_item, request.user)
+        decorate_item(open_item, request.user)
         open_item.votes_list = list(open_item.votes.select_related("voter"))
     revisions = list(proposal.revisions.select_related("author"))
     for revision in revisions:
@@ -351,17 +290,6 @@ def _readable(snapshot: dict) -> dict:
 
 # --- proposal actions ---------------------------------------------------------------------------
 
-def _act(request: HttpRequest, proposal: Proposal, call) -> HttpResponse:
-    """Run one service call; its success message or its refusal shows on the page we go back to."""
-    try:
-        success = call()
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
-    return redirect(_back(request, reverse("proposals:detail", args=[proposal.pk])))
-
-
 @require_POST
 def proposal_submit(request: HttpRequest, proposal_id: int) -> HttpResponse:
     proposal = selectors.proposal_get(proposal_id=proposal_id)
@@ -405,49 +333,6 @@ def proposal_pod_review(request: HttpRequest, proposal_id: int) -> HttpResponse:
     return _act(request, proposal, call)
 
 
-@require_POST
-def proposal_vote(request: HttpRequest, proposal_id: int) -> HttpResponse:
-    proposal = selectors.proposal_get(proposal_id=proposal_id)
-    form = VoteForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose approve, reject, request changes or abstain.")
-        return redirect(_back(request, reverse("proposals:detail", args=[proposal.pk])))
-    vote = form.cleaned_data["vote"]
-
-    def call():
-        services.council_vote_cast(proposal=proposal, by=request.user, vote=vote, comment=form.cleaned_data["comment"])
-        return f"Your vote on “{proposal.title}” is recorded: {VoteChoice(vote).label.lower()}."
-
-    return _act(request, proposal, call)
-
-
-@require_POST
-def proposal_vote_close(request: HttpRequest, proposal_id: int) -> HttpResponse:
-    proposal = selectors.proposal_get(proposal_id=proposal_id)
-
-    def call():
-        item = services.council_vote_close(proposal=proposal, by=request.user)
-        return f"Vote closed. Outcome: {item.get_outcome_display()}."
-
-    return _act(request, proposal, call)
-
-
-@require_POST
-def proposal_chair_decide(request: HttpRequest, proposal_id: int) -> HttpResponse:
-    proposal = selectors.proposal_get(proposal_id=proposal_id)
-    form = ChairDecisionForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose approve or reject.")
-        return redirect(_back(request, reverse("proposals:detail", args=[proposal.pk])))
-    decision = form.cleaned_data["decision"]
-
-    def call():
-        services.chair_decide(proposal=proposal, by=request.user, decision=decision,
-                              rationale=form.cleaned_data["rationale"])
-        return f"Decided: {'approved' if decision == 'approve' else 'rejected'}. The rationale goes into the minutes."
-
-    return _act(request, proposal, call)
-
 
 # --- my queue -----------------------------------------------------------------------------------
 
@@ -456,172 +341,6 @@ def my_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "proposals/my_queue.html", {"queue": queue, "total": sum(len(v) for v in queue.values())})
 
 
-# --- council ------------------------------------------------------------------------------------
-
-def council_dashboard(request: HttpRequest) -> HttpResponse:
-    stats = selectors.council_stats()
-    states = [(s.value, s.label) for s in S]
-    chart = None
-    if stats["by_pod"]:
-        figure = proposals_by_pod_figure(stats["by_pod"], states=states)
-        chart = figure.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False, "responsive": True})
-    upcoming = selectors.meeting_upcoming()
-    upcoming_items = list(upcoming.items.select_related("proposal").order_by("position", "id")) if upcoming else []
-    recent = selectors.meeting_recent_published(limit=3)
-    for meeting in recent:
-        meeting.decided_items = [i for i in meeting.items.all() if i.outcome or i.kind == ItemKind.ESCALATION]
-    term = chair_term_current()
-    context = {
-        "stats": stats,
-        "state_counts": [{"value": v, "label": label, "count": stats["by_state"].get(v, 0)} for v, label in states],
-        "open_count": sum(stats["by_state"].get(s, 0) for s in (S.POD_REVIEW, S.COUNCIL_REVIEW, S.ESCALATED)),
-        "chart": chart,
-        "plotly_js": static("vendor/plotly/plotly.min.js"),
-        "upcoming": upcoming,
-        "upcoming_items": upcoming_items,
-        "recent": recent,
-        "members": list(council_member_list()),
-        "term": term,
-        "next_chair": services.chair_next_candidate(),
-    }
-    return render(request, "proposals/council.html", context)
-
-
-def meeting_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.meeting_list().order_by("-scheduled_for"), 25).get_page(request.GET.get("page"))
-    return render(request, "proposals/meeting_list.html", {"page": page, "upcoming": selectors.meeting_upcoming()})
-
-
-def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
-    meeting = selectors.meeting_get(meeting_id=meeting_id)
-    user = request.user
-    is_member = permissions.is_council_member(user)
-    is_chair = permissions.is_chair(user)
-    items = [_decorate_item(item, user) for item in meeting.items.all()]
-    base = {"meeting": meeting, "is_member": is_member, "is_chair": is_chair,
-            "vote_refusal": permissions.can_vote(user)[1], "vote_choices": VoteChoice.choices}
-    if request.htmx and request.htmx.target and request.htmx.target.startswith("item-live-"):
-        item = next((i for i in items if f"item-live-{i.pk}" == request.htmx.target), None)
-        if item is None:
-            return HttpResponse(status=404)
-        return render(request, "proposals/meeting_detail.html#item-live", {**base, "item": item})
-    members = list(council_member_list())
-    attendees = {u.pk for u in meeting.attendees.all()}
-    minutes_job = selectors.meeting_minutes_job(meeting=meeting) if meeting.is_published else None
-    context = {
-        **base,
-        "items": items,
-        "members": members,
-        "attendees": attendees,
-        "absent_attendees": [u for u in meeting.attendees.all() if u.pk not in {m.pk for m in members}],
-        "item_form": AgendaItemForm(),
-        "item_kinds": ItemKind.choices,
-        "open_votes": any(i.vote_open for i in items),
-        "minutes_job": minutes_job,
-        "emails_sent": selectors.notification_list(meeting=meeting).count(),
-    }
-    return render(request, "proposals/meeting_detail.html", context)
-
-
-def _meeting_back(request: HttpRequest, meeting: Meeting, anchor: str = "") -> HttpResponse:
-    return redirect(reverse("proposals:meeting_detail", args=[meeting.pk]) + (f"#{anchor}" if anchor else ""))
-
-
-@require_POST
-def meeting_notes_save(request: HttpRequest, meeting_id: int) -> HttpResponse:
-    meeting = get_object_or_404(Meeting, pk=meeting_id)
-    form = NotesForm(request.POST)
-    form.is_valid()
-    item = None
-    item_id = form.cleaned_data.get("item")
-    if item_id:
-        item = get_object_or_404(AgendaItem, pk=item_id)
-    try:
-        services.meeting_notes_update(meeting=meeting, by=request.user, notes=form.cleaned_data.get("notes", ""), item=item)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Notes on “{item.title}” saved." if item else "Meeting notes saved.")
-    return _meeting_back(request, meeting, f"item-{item.pk}" if item else "meeting-notes")
-
-
-@require_POST
-def meeting_item_add(request: HttpRequest, meeting_id: int) -> HttpResponse:
-    meeting = get_object_or_404(Meeting, pk=meeting_id)
-    form = AgendaItemForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Give the item a title or pick a proposal, and a kind.")
-        return _meeting_back(request, meeting, "add-item")
-    try:
-        item = services.agenda_item_add(meeting=meeting, by=request.user, title=form.cleaned_data["title"],
-                                        proposal=form.cleaned_data["proposal"], kind=form.cleaned_data["kind"])
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _meeting_back(request, meeting, "add-item")
-    messages.success(request, f"“{item.title}” added to the agenda.")
-    return _meeting_back(request, meeting, f"item-{item.pk}")
-
-
-@require_POST
-def meeting_item_move(request: HttpRequest, meeting_id: int, item_id: int) -> HttpResponse:
-    item = get_object_or_404(AgendaItem, pk=item_id, meeting_id=meeting_id)
-    try:
-        services.agenda_item_move(item=item, by=request.user, direction=request.POST.get("direction", ""))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    return _meeting_back(request, item.meeting, f"item-{item.pk}")
-
-
-@require_POST
-def meeting_attendance_save(request: HttpRequest, meeting_id: int) -> HttpResponse:
-    meeting = get_object_or_404(Meeting, pk=meeting_id)
-    form = AttendanceForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Tick the members who are present.")
-        return _meeting_back(request, meeting, "attendance")
-    present = list(form.cleaned_data["present"])
-    try:
-        services.meeting_attendance_set(meeting=meeting, by=request.user, present=present)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Attendance recorded: {len(present)} present.")
-    return _meeting_back(request, meeting, "attendance")
-
-
-@require_POST
-def meeting_minutes_publish(request: HttpRequest, meeting_id: int) -> HttpResponse:
-    meeting = get_object_or_404(Meeting, pk=meeting_id)
-    try:
-        job = services.minutes_publish(meeting=meeting, by=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _meeting_back(request, meeting)
-    messages.success(request, f"Minutes of {meeting} published. This job emails them to everyone interested.")
-    return redirect("workers:job_detail", job_id=job.pk)
-
-
-def notification_list(request: HttpRequest) -> HttpResponse:
-    meeting = None
-    meeting_id = request.GET.get("meeting", "")
-    if meeting_id.isdigit():
-        meeting = get_object_or_404(Meeting, pk=meeting_id)
-    emails = selectors.notification_list(meeting=meeting)
-    page = Paginator(emails, 25).get_page(request.GET.get("page"))
-    meetings = {}
-    ids = [n.object_id for n in page.object_list if n.object_type == "meeting" and n.object_id.isdigit()]
-    if ids:
-        meetings = selectors.meetings_by_id(ids=ids)
-    for n in page.object_list:
-        n.meeting = meetings.get(n.object_id) if n.object_type == "meeting" else None
-    return render(request, "proposals/notification_list.html", {"page": page, "meeting": meeting})
-
-
-# Proposals and council pages share the `proposals` namespace; say which sidebar entry each belongs to.
 for _view in (proposal_list, proposal_create, proposal_edit, proposal_field_validate, proposal_detail, proposal_compare,
-              proposal_submit, proposal_withdraw, proposal_pod_review, proposal_vote, proposal_vote_close,
-              proposal_chair_decide, my_queue):
+              proposal_submit, proposal_withdraw, proposal_pod_review, my_queue):
     _view.nav_section = "proposals"
-for _view in (council_dashboard, meeting_list, meeting_detail, meeting_notes_save, meeting_item_add, meeting_item_move,
-              meeting_attendance_save, meeting_minutes_publish, notification_list):
-    _view.nav_section = "council"

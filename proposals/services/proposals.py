@@ -1,0 +1,281 @@
+"""Writes for proposals and their pod reviews: drafting, amending, submitting, withdrawing.
+
+Each public function is one state change in one transaction: it checks the allowed transition
+and the permission, writes, audits, and queues side effects after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from portal.errors import DomainError, InvalidTransition
+from portal.models import User
+from portal.services import audit_record
+from proposals import permissions
+from proposals.models import (
+    PROPOSAL_TRANSITIONS,
+    AgendaItem,
+    ChangesRequestedBy,
+    PodReview,
+    Proposal,
+    ProposalKind,
+    ProposalRevision,
+    ProposalState,
+    ReviewDecision,
+    TeamMember,
+)
+from proposals.services.meetings import _agenda_add_review
+
+S = ProposalState
+
+# Content fields: what a revision snapshots and what an edit may change.
+CONTENT_FIELDS = [
+    "title", "kind", "pod", "business_problem", "proposed_solution", "success_metric_name",
+    "success_metric_baseline", "success_metric_target", "estimated_yearly_impact", "impact_confidence",
+    "build_cost_person_weeks", "yearly_maintenance_cost", "third_party_options", "technical_lead",
+    "team", "biggest_blocker", "platform_components", "watchers",
+]
+
+FIELD_LABELS = {
+    "title": "Title", "kind": "Kind", "pod": "Pod", "business_problem": "Business problem",
+    "proposed_solution": "Proposed solution", "success_metric_name": "Success metric",
+    "success_metric_baseline": "Success metric baseline", "success_metric_target": "Success metric target",
+    "estimated_yearly_impact": "Estimated yearly impact", "impact_confidence": "Impact confidence",
+    "build_cost_person_weeks": "Build cost (person-weeks)", "yearly_maintenance_cost": "Yearly maintenance cost",
+    "third_party_options": "Third-party options considered", "technical_lead": "Technical lead", "team": "Team",
+    "biggest_blocker": "Biggest blocker", "platform_components": "Platform components", "watchers": "Watchers",
+}
+
+_COMMON_REQUIRED = ["title", "pod", "business_problem", "proposed_solution", "technical_lead"]
+REQUIRED_TO_SUBMIT: dict[str, list[str]] = {
+    ProposalKind.ML_APPLICATION: _COMMON_REQUIRED + [
+        "success_metric_name", "success_metric_baseline", "success_metric_target", "estimated_yearly_impact",
+        "impact_confidence", "build_cost_person_weeks", "yearly_maintenance_cost", "biggest_blocker", "team",
+    ],
+    ProposalKind.BUILD_OR_BUY: _COMMON_REQUIRED + [
+        "estimated_yearly_impact", "build_cost_person_weeks", "yearly_maintenance_cost", "third_party_options",
+    ],
+    ProposalKind.HIRING: _COMMON_REQUIRED,
+}
+
+
+
+# Shared with the council services (package-internal, hence the underscore).
+def _lock(proposal: Proposal) -> Proposal:
+    return Proposal.objects.select_for_update().get(pk=proposal.pk)
+
+
+# --- content ---------------------------------------------------------------------------
+
+def snapshot(proposal: Proposal) -> dict[str, Any]:
+    def dec(value):
+        return None if value is None else str(value)
+
+    return {
+        "title": proposal.title,
+        "kind": proposal.kind,
+        "pod": proposal.pod.name if proposal.pod_id else "",
+        "business_problem": proposal.business_problem,
+        "proposed_solution": proposal.proposed_solution,
+        "success_metric_name": proposal.success_metric_name,
+        "success_metric_baseline": dec(proposal.success_metric_baseline),
+        "success_metric_target": dec(proposal.success_metric_target),
+        "estimated_yearly_impact": dec(proposal.estimated_yearly_impact),
+        "impact_confidence": proposal.impact_confidence,
+        "build_cost_person_weeks": dec(proposal.build_cost_person_weeks),
+        "yearly_maintenance_cost": dec(proposal.yearly_maintenance_cost),
+        "third_party_options": proposal.third_party_options,
+        "technical_lead": proposal.technical_lead.username if proposal.technical_lead_id else "",
+        "team": [f"{m.user.username}" + (f" ({m.role})" if m.role else "") for m in proposal.team_members.select_related("user")],
+        "biggest_blocker": proposal.biggest_blocker,
+        "platform_components": list(proposal.platform_components or []),
+        "watchers": sorted(proposal.watchers.values_list("username", flat=True)),
+    }
+
+
+def _apply(proposal: Proposal, data: dict[str, Any]) -> None:
+    """Write content fields from already-validated data (model instances, Decimals, lists of users)."""
+    unknown = set(data) - set(CONTENT_FIELDS)
+    if unknown:
+        raise DomainError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    for name, value in data.items():
+        if name in ("team", "watchers"):
+            continue
+        if isinstance(value, str) and name not in ("kind", "impact_confidence", "biggest_blocker"):
+            value = value.strip()
+        setattr(proposal, name, value)
+    proposal.save()
+    if "team" in data:
+        _set_team(proposal, data["team"] or [])
+    if "watchers" in data:
+        proposal.watchers.set(data["watchers"] or [])
+
+
+def _set_team(proposal: Proposal, members: Iterable) -> None:
+    wanted: dict[int, str] = {}
+    for entry in members:
+        user, role = (entry if isinstance(entry, tuple) else (entry, ""))
+        wanted[user.pk] = role or user.get_function_display()
+    proposal.team_members.exclude(user_id__in=wanted).delete()
+    for user_id, role in wanted.items():
+        TeamMember.objects.update_or_create(proposal=proposal, user_id=user_id, defaults={"role": role})
+
+
+def missing_for_submit(proposal: Proposal) -> list[str]:
+    missing = []
+    for name in REQUIRED_TO_SUBMIT[proposal.kind]:
+        if name == "team":
+            if not proposal.team_members.exists():
+                missing.append(name)
+            continue
+        value = getattr(proposal, name if name not in ("pod", "technical_lead") else f"{name}_id")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            missing.append(name)
+    return missing
+
+
+@transaction.atomic
+def proposal_create(*, author: User, data: dict[str, Any]) -> Proposal:
+    proposal = Proposal(author=author, kind=data.get("kind") or ProposalKind.ML_APPLICATION)
+    proposal.save()
+    _apply(proposal, data)
+    if not data.get("watchers"):
+        proposal.watchers.add(author)
+    audit_record(actor=author, verb="proposal.created", obj=proposal, to_state=proposal.state)
+    return proposal
+
+
+def _revision_add(proposal: Proposal, *, by: User, changed: list[str], note: str = "") -> ProposalRevision:
+    number = (proposal.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return ProposalRevision.objects.create(
+        proposal=proposal, number=number, author=by, snapshot=snapshot(proposal), changed_fields=changed, note=note[:300]
+    )
+
+
+@transaction.atomic
+def proposal_update(*, proposal: Proposal, by: User, data: dict[str, Any], note: str = "") -> Proposal:
+    """Edit a draft, or amend a submitted proposal (each amendment is a revision)."""
+    proposal = _lock(proposal)
+    PROPOSAL_TRANSITIONS.require(proposal.state, "edit")
+    permissions.enforce_on_proposal(permissions.can_edit(by, proposal), proposal)
+    before = snapshot(proposal)
+    _apply(proposal, data)
+    proposal.refresh_from_db()
+    after = snapshot(proposal)
+    changed = [f for f in CONTENT_FIELDS if before.get(f) != after.get(f)]
+    if not changed:
+        return proposal
+    if proposal.state != S.DRAFT:
+        revision = _revision_add(proposal, by=by, changed=changed, note=note)
+        audit_record(actor=by, verb="proposal.amended", obj=proposal, from_state=proposal.state,
+                     to_state=proposal.state, data={"revision": revision.number, "changed": changed})
+    else:
+        audit_record(actor=by, verb="proposal.edited", obj=proposal, data={"changed": changed})
+    return proposal
+
+
+@transaction.atomic
+def proposal_submit(*, proposal: Proposal, by: User) -> Proposal:
+    proposal = _lock(proposal)
+    PROPOSAL_TRANSITIONS.require(proposal.state, "submit")
+    permissions.enforce_on_proposal(permissions.can_submit(by, proposal), proposal)
+    missing = missing_for_submit(proposal)
+    if missing:
+        names = ", ".join(FIELD_LABELS[m].lower() for m in missing)
+        raise DomainError(f"Fill in before submitting: {names}.", missing_fields=missing)
+    from_state = proposal.state
+    now = timezone.now()
+    proposal.submitted_at = proposal.submitted_at or now
+    resubmitted_to_council = from_state == S.CHANGES_REQUESTED and proposal.changes_requested_by == ChangesRequestedBy.COUNCIL
+    proposal.changes_requested_by = ""
+    if resubmitted_to_council or not permissions.required_lead_functions(proposal.pod):
+        # Changes the Council asked for go straight back to the Council; a pod with no
+        # cross-functional leads has nobody to review at pod level.
+        proposal.state = S.COUNCIL_REVIEW
+    else:
+        proposal.state = S.POD_REVIEW
+        proposal.review_round += 1
+    proposal.save()
+    revision = _revision_add(proposal, by=by, changed=[], note="Resubmitted" if from_state != S.DRAFT else "Submitted")
+    audit_record(actor=by, verb="proposal.submitted", obj=proposal, from_state=from_state, to_state=proposal.state,
+                 data={"revision": revision.number, "review_round": proposal.review_round})
+    if proposal.state == S.COUNCIL_REVIEW:
+        _agenda_add_review(proposal)
+    return proposal
+
+
+@transaction.atomic
+def proposal_withdraw(*, proposal: Proposal, by: User, reason: str = "") -> Proposal:
+    proposal = _lock(proposal)
+    PROPOSAL_TRANSITIONS.require(proposal.state, "withdraw")
+    permissions.enforce_on_proposal(permissions.can_withdraw(by, proposal), proposal)
+    from_state = proposal.state
+    proposal.state = S.WITHDRAWN
+    proposal.decided_at = timezone.now()
+    proposal.decision_note = reason
+    proposal.save()
+    AgendaItem.objects.filter(proposal=proposal, vote_open=True).update(vote_open=False, closed_at=timezone.now())
+    audit_record(actor=by, verb="proposal.withdrawn", obj=proposal, from_state=from_state, to_state=proposal.state,
+                 data={"reason": reason} if reason else {})
+    return proposal
+
+
+def _decide(proposal: Proposal, state: str, *, by: User | None, verb: str, note: str = "", data: dict | None = None) -> None:
+    from_state = proposal.state
+    proposal.state = state
+    if state in (S.APPROVED, S.REJECTED):
+        proposal.decided_at = timezone.now()
+    if state == S.CHANGES_REQUESTED:
+        proposal.changes_requested_by = (
+            ChangesRequestedBy.POD if from_state == S.POD_REVIEW else ChangesRequestedBy.COUNCIL
+        )
+    if note:
+        proposal.decision_note = note
+    proposal.save()
+    audit_record(actor=by, verb=verb, obj=proposal, from_state=from_state, to_state=state, data=data or {})
+    if state == S.APPROVED:
+        from proposals.signals import proposal_approved
+
+        transaction.on_commit(lambda: proposal_approved.send(sender=Proposal, proposal_id=proposal.pk))
+
+
+# --- pod review ------------------------------------------------------------------------
+
+@transaction.atomic
+def pod_review_record(*, proposal: Proposal, by: User, decision: str, comment: str = "") -> list[PodReview]:
+    if decision not in ReviewDecision.values:
+        raise DomainError(f"decision must be one of {', '.join(ReviewDecision.values)}, not {decision!r}.")
+    proposal = _lock(proposal)
+    PROPOSAL_TRANSITIONS.require(proposal.state, "pod_review")
+    permissions.enforce_on_proposal(permissions.can_pod_review(by, proposal), proposal)
+    if decision != ReviewDecision.APPROVE and not comment.strip():
+        raise DomainError("Say why in a comment when you request changes or reject.")
+    required = permissions.required_lead_functions(proposal.pod)
+    todo = permissions.pod_review_functions_owed(by, proposal)
+    try:
+        with transaction.atomic():
+            reviews = [
+                PodReview.objects.create(proposal=proposal, review_round=proposal.review_round, function=f,
+                                         reviewer=by, decision=decision, comment=comment.strip())
+                for f in todo
+            ]
+    except IntegrityError:
+        raise InvalidTransition("Another review for your function was recorded at the same moment.",
+                                state=proposal.state, allowed_actions=PROPOSAL_TRANSITIONS.allowed(proposal.state))
+    audit_record(actor=by, verb="proposal.pod_reviewed", obj=proposal, from_state=proposal.state,
+                 to_state=proposal.state, data={"decision": decision, "functions": todo, "round": proposal.review_round})
+    this_round = list(proposal.pod_reviews.filter(review_round=proposal.review_round))
+    decisions = {r.function: r.decision for r in this_round}
+    if ReviewDecision.REJECT in decisions.values():
+        _decide(proposal, S.REJECTED, by=by, verb="proposal.rejected_by_pod", note=comment)
+    elif ReviewDecision.REQUEST_CHANGES in decisions.values():
+        _decide(proposal, S.CHANGES_REQUESTED, by=by, verb="proposal.changes_requested", note=comment)
+    elif all(decisions.get(f) == ReviewDecision.APPROVE for f in required):
+        _decide(proposal, S.COUNCIL_REVIEW, by=by, verb="proposal.pod_approved")
+        _agenda_add_review(proposal)
+    return reviews
+
