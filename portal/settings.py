@@ -228,6 +228,18 @@ DATASETS_FOLDER = Path(env.str("DATASETS_FOLDER", default="") or VAR_DIR / "data
 # The largest dataset file the portal accepts (upload or named file), in bytes.
 DATASET_MAX_BYTES = env.int("DATASET_MAX_BYTES", default=200 * 1024 * 1024)
 
+# --- deployments ---------------------------------------------------------------------------
+# Where people and clients reach the serving tier (shown on endpoint pages and in curl examples).
+SERVING_PORT = env.int("SERVING_PORT", default=8001)
+SERVING_URL = env.str("SERVING_URL", default=f"http://127.0.0.1:{SERVING_PORT}").rstrip("/")
+# How long a deploy job waits for every serving replica to report the new revision.
+SERVING_DEPLOY_TIMEOUT_SECONDS = env.float("SERVING_DEPLOY_TIMEOUT_SECONDS", default=120.0)
+SERVING_MAX_SHADOWS = env.int("SERVING_MAX_SHADOWS", default=3)
+# Reference rows the deploy job scores through the serving runtime and through MLflow's pyfunc.
+SERVING_VERIFY_ROWS = env.int("SERVING_VERIFY_ROWS", default=200)
+# Logged predictions drained from Redis per batch.
+PREDICTION_DRAIN_BATCH = env.int("PREDICTION_DRAIN_BATCH", default=2000)
+
 # --- auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "portal.User"
 LOGIN_URL = "login"

@@ -7,6 +7,7 @@ from portal import views
 from portal.api import AuditEventListApi
 from proposals import api as proposals_api
 from registry import api as registry_api
+from serving import api as serving_api
 from workers import api as workers_api
 
 api_v1 = [
@@ -29,6 +30,20 @@ api_v1 = [
     path("notifications/", proposals_api.NotificationListApi.as_view(), name="notification-list"),
     path("projects/", registry_api.ProjectListApi.as_view(), name="project-list"),
     path("projects/<int:project_id>/", registry_api.ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<int:project_id>/suspend/", registry_api.ProjectSuspendApi.as_view(), name="project-suspend"),
+    path("projects/<int:project_id>/reinstate/", registry_api.ProjectReinstateApi.as_view(), name="project-reinstate"),
+    path("endpoints/", serving_api.EndpointListApi.as_view(), name="endpoint-list"),
+    path("endpoints/<slug:name>/", serving_api.EndpointDetailApi.as_view(), name="endpoint-detail"),
+    path("endpoints/<slug:name>/deploy/", serving_api.EndpointDeployApi.as_view(), name="endpoint-deploy"),
+    path("endpoints/<slug:name>/canary/", serving_api.EndpointCanaryApi.as_view(), name="endpoint-canary"),
+    path("endpoints/<slug:name>/canary/promote/", serving_api.EndpointCanaryPromoteApi.as_view(),
+         name="endpoint-canary-promote"),
+    path("endpoints/<slug:name>/shadows/", serving_api.EndpointShadowsApi.as_view(), name="endpoint-shadows"),
+    path("endpoints/<slug:name>/shadows/<int:model_version_id>/", serving_api.EndpointShadowDeleteApi.as_view(),
+         name="endpoint-shadow-delete"),
+    path("endpoints/<slug:name>/rollback/", serving_api.EndpointRollbackApi.as_view(), name="endpoint-rollback"),
+    path("endpoints/<slug:name>/undeploy/", serving_api.EndpointUndeployApi.as_view(), name="endpoint-undeploy"),
+    path("endpoints/<slug:name>/history/", serving_api.EndpointHistoryApi.as_view(), name="endpoint-history"),
     path("datasets/", registry_api.DatasetListApi.as_view(), name="dataset-list"),
     path("datasets/<int:dataset_id>/", registry_api.DatasetDetailApi.as_view(), name="dataset-detail"),
     path("training-jobs/", registry_api.TrainingJobListApi.as_view(), name="training-job-list"),

@@ -84,13 +84,28 @@ def pod_review_functions_owed(user: User, proposal: Proposal) -> list[str]:
 
     One person can lead several functions of a pod; one review from them counts for each.
     """
-    required = required_lead_functions(proposal.pod)
-    mine = [f for f in lead_functions_of(user, proposal.pod) if f in required]
-    if not mine:
-        return []
-    done = set(PodReview.objects.filter(proposal=proposal, review_round=proposal.review_round)
-               .values_list("function", flat=True))
-    return [f for f in mine if f not in done]
+    return pod_review_functions_owed_many(user, [proposal]).get(proposal.pk, [])
+
+
+def pod_review_functions_owed_many(user: User, proposals: list[Proposal]) -> dict[int, list[str]]:
+    """``pod_review_functions_owed`` for many proposals in three queries, whatever their number
+    (the queue on every page asks this of every proposal in review)."""
+    if not proposals or not user.is_authenticated:
+        return {}
+    pods = {p.pod_id for p in proposals if p.pod_id}
+    leads = list(PodLead.objects.filter(pod_id__in=pods, function__in=LEAD_FUNCTIONS).values_list("pod_id", "function", "user_id"))
+    required = {pod: {f for p, f, _ in leads if p == pod} for pod in pods}
+    mine = {pod: {f for p, f, u in leads if p == pod and u == user.pk} for pod in pods}
+    done: dict[tuple[int, int], set[str]] = {}
+    for proposal_id, round_, function in PodReview.objects.filter(proposal__in=proposals).values_list(
+            "proposal_id", "review_round", "function"):
+        done.setdefault((proposal_id, round_), set()).add(function)
+    owed = {}
+    for proposal in proposals:
+        functions = [f.value for f in LEAD_FUNCTIONS if f.value in required.get(proposal.pod_id, set())
+                     and f.value in mine.get(proposal.pod_id, set())]
+        owed[proposal.pk] = [f for f in functions if f not in done.get((proposal.pk, proposal.review_round), set())]
+    return owed
 
 
 def _chair_only(user: User, what: str) -> Answer:

@@ -47,7 +47,8 @@ def open_vote_item(*, proposal: Proposal) -> AgendaItem | None:
 
 
 def meeting_list() -> QuerySet[Meeting]:
-    return Meeting.objects.annotate(item_count=Count("items"))
+    return (Meeting.objects.annotate(item_count=Count("items")).select_related("minutes_published_by")
+            .prefetch_related("attendees"))
 
 
 def meeting_get(*, meeting_id: int) -> Meeting:
@@ -64,10 +65,10 @@ def meeting_upcoming() -> Meeting | None:
 
 def my_queue(*, user: User) -> dict[str, list]:
     """What this person owes: pod reviews, council votes, drafts and changes to make, escalations."""
-    reviews = []
-    for proposal in Proposal.objects.filter(state=ProposalState.POD_REVIEW, pod__leads__user=user).distinct().select_related("pod"):
-        if permissions.pod_review_functions_owed(user, proposal):
-            reviews.append(proposal)
+    in_review = list(Proposal.objects.filter(state=ProposalState.POD_REVIEW, pod__leads__user=user).distinct()
+                     .select_related("pod"))
+    owed = permissions.pod_review_functions_owed_many(user, in_review)
+    reviews = [proposal for proposal in in_review if owed.get(proposal.pk)]
     votes = []
     if permissions.is_council_member(user):
         voted = Vote.objects.filter(voter=user, item__vote_open=True).values("item_id")

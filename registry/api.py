@@ -56,7 +56,8 @@ class ProjectOutput(serializers.ModelSerializer):
 
     class Meta:
         model = MLProject
-        fields = ["id", "name", "title", "proposal", "owner", "team", "registered_models", "created_at"]
+        fields = ["id", "name", "title", "proposal", "owner", "team", "registered_models", "created_at", "state",
+                  "state_rationale"]
 
 
 class ProjectListApi(generics.ListAPIView):
@@ -73,6 +74,35 @@ class ProjectDetailApi(APIView):
     @extend_schema(responses={200: ProjectOutput, **_errors(404)})
     def get(self, request, project_id: int):
         return Response(ProjectOutput(selectors.project_get(project_id=project_id)).data)
+
+
+class ProjectStateInput(serializers.Serializer):
+    rationale = serializers.CharField(max_length=4000, help_text="Why; recorded and shown on the project")
+
+
+class ProjectSuspendApi(APIView):
+    """The Council chair suspends a project: its endpoints keep serving unless the chair also
+    undeploys them, and nothing new is deployed until it is reinstated."""
+
+    @extend_schema(request=ProjectStateInput, responses={200: ProjectOutput, **_errors(400, 403, 404, 409)})
+    def post(self, request, project_id: int):
+        project = selectors.project_get(project_id=project_id)
+        data = ProjectStateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_suspend(project=project, by=request.user, **data.validated_data)
+        return Response(ProjectOutput(selectors.project_get(project_id=project.pk)).data)
+
+
+class ProjectReinstateApi(APIView):
+    """The Council chair reinstates a suspended project."""
+
+    @extend_schema(request=ProjectStateInput, responses={200: ProjectOutput, **_errors(400, 403, 404, 409)})
+    def post(self, request, project_id: int):
+        project = selectors.project_get(project_id=project_id)
+        data = ProjectStateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_reinstate(project=project, by=request.user, **data.validated_data)
+        return Response(ProjectOutput(selectors.project_get(project_id=project.pk)).data)
 
 
 # --- datasets --------------------------------------------------------------------------
@@ -228,6 +258,9 @@ class ModelVersionOutput(serializers.ModelSerializer):
                   "mlflow_run_id", "training_job", "training_config", "created_by", "created_at"]
 
     def get_aliases(self, obj) -> list[str]:
+        annotated = selectors.aliases_annotated(obj)
+        if annotated is not None:  # a list: loaded with the versions (model_versions_with_aliases)
+            return annotated
         # One lookup per registered model, not per version, when a page lists many.
         current = self.context.setdefault("_aliases_by_model", {})
         if obj.registered_model_id not in current:
@@ -292,9 +325,9 @@ class ModelVersionListApi(generics.ListAPIView):
             model = selectors.registered_model_named(name=name)
             if model is None:
                 raise ValidationError({"registered_model": [f"No registered model named {name!r}."]})
-        return selectors.model_version_list(
+        return selectors.model_versions_with_aliases(selectors.model_version_list(
             model=model, project=_project_or_400(project) if project is not None else None,
-        ).order_by("-created_at", "-id")
+        ).order_by("-created_at", "-id"))
 
 
 class ModelVersionDetailApi(APIView):

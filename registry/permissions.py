@@ -31,6 +31,8 @@ def can_move_alias(user: User, project) -> tuple[bool, str]:
 
 def can_suspend(user: User) -> tuple[bool, str]:
     """Suspending and reinstating a project is the Council chair's decision."""
-    from proposals.permissions import chair_only
+    from proposals.permissions import is_chair
 
-    return chair_only(user, "suspend or reinstate a project")
+    if is_chair(user):
+        return True, ""
+    return False, "Only the Council chair can suspend or reinstate a project."

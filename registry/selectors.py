@@ -69,6 +69,39 @@ def training_job_list(*, project: MLProject | None = None):
     return jobs.for_object(project) if project is not None else jobs
 
 
+def project_list_overview() -> QuerySet[MLProject]:
+    """The projects page's rows: each project with its number of versions and the ids of its latest
+    version and latest training job, all in the one query; ``project_overview_attach`` then loads
+    those versions and jobs for a whole page at once."""
+    from django.db.models import CharField, Count, OuterRef, Subquery
+    from django.db.models.functions import Cast, Coalesce
+
+    from workers.models import Job
+
+    versions = ModelVersion.objects.filter(registered_model__project=OuterRef("pk")).order_by()
+    jobs = Job.objects.of_kind("training").filter(object_type=MLProject._meta.model_name,
+                                                  object_id=Cast(OuterRef("pk"), CharField()))
+    return project_list().annotate(
+        version_count=Coalesce(Subquery(versions.values("registered_model__project").annotate(n=Count("pk"))
+                                        .values("n")[:1]), 0),
+        latest_version_id=Subquery(versions.order_by("-created_at", "-id").values("pk")[:1]),
+        last_training_id=Subquery(jobs.order_by("-created_at", "-id").values("pk")[:1]),
+    )
+
+
+def project_overview_attach(projects) -> None:
+    """Sets ``latest_version`` and ``last_training`` (or None) on each project of
+    ``project_list_overview``: two queries for the whole page."""
+    from workers.models import Job
+
+    projects = list(projects)
+    versions = ModelVersion.objects.in_bulk([p.latest_version_id for p in projects if p.latest_version_id])
+    jobs = Job.objects.in_bulk([p.last_training_id for p in projects if p.last_training_id])
+    for project in projects:
+        project.latest_version = versions.get(project.latest_version_id)
+        project.last_training = jobs.get(project.last_training_id)
+
+
 def registered_model_named(*, name: str) -> RegisteredModel | None:
     return RegisteredModel.objects.select_related("project").filter(name=name).first()
 
@@ -95,6 +128,29 @@ def aliases_current(*, model: RegisteredModel) -> dict[str, ModelVersion]:
         if event is not None:
             current[alias] = event.model_version
     return current
+
+
+def model_versions_with_aliases(versions: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+    """``versions``, each annotated with ``<alias>_holder_id`` for every alias: the version that alias
+    of its registered model points at now (as ``aliases_current``), in the same query."""
+    from django.db.models import OuterRef, Subquery
+
+    return versions.annotate(**{
+        f"{alias}_holder_id": Subquery(
+            AliasEvent.objects.applied().filter(registered_model=OuterRef("registered_model"), alias=alias)
+            .order_by("-at", "-id").values("model_version_id")[:1]
+        )
+        for alias in Alias.values
+    })
+
+
+def aliases_annotated(version: ModelVersion) -> list[str] | None:
+    """The aliases pointing at ``version`` now, from ``model_versions_with_aliases``; None when it
+    was not loaded through it."""
+    names = [f"{alias}_holder_id" for alias in Alias.values]
+    if not all(hasattr(version, name) for name in names):
+        return None
+    return [alias for alias, name in zip(Alias.values, names) if getattr(version, name) == version.pk]
 
 
 # --- pages -------------------------------------------------------------------------------

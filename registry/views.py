@@ -39,12 +39,9 @@ def _with_key_metric(versions):
 # --- projects ---------------------------------------------------------------------------------
 
 def project_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.project_list(), 25).get_page(request.GET.get("page"))
-    for project in page.object_list:
-        versions = selectors.model_version_list(project=project).order_by("-created_at", "-id")
-        project.latest_version = next(iter(_with_key_metric(versions[:1])), None)
-        project.version_count = versions.count()
-        project.last_training = selectors.training_job_list(project=project).first()
+    page = Paginator(selectors.project_list_overview(), 25).get_page(request.GET.get("page"))
+    selectors.project_overview_attach(page.object_list)
+    _with_key_metric([project.latest_version for project in page.object_list if project.latest_version])
     return render(request, "registry/project_list.html", {"page": page})
 
 

@@ -4,3 +4,22 @@ from django.apps import AppConfig
 class ServingConfig(AppConfig):
     name = "serving"
     verbose_name = "Serving"
+
+    def ready(self) -> None:
+        from workers import kinds
+        from workers.system import register_probe
+
+        kinds.register("deploy", label="Deployment", queue="deploy", handler="serving.jobs.deploy_run")
+        kinds.register("prediction_drain", label="Prediction log drain", queue="monitoring",
+                       handler="serving.jobs.prediction_drain_run", default_schedule="* * * * *", system=True)
+        register_probe("serving", _probe_serving)
+
+
+def _probe_serving() -> str:
+    from serving import transport
+    from serving.runtime import control
+
+    replicas = control.replicas_list(transport.client())
+    if not replicas:
+        raise RuntimeError("no serving replica reports to Redis; is the serving process running?")
+    return f"{len(replicas)} replica(s): " + ", ".join(f"{r.get('host')}:{r.get('port')}" for r in replicas)

@@ -1,9 +1,14 @@
 from django.urls import path
 
-from portal.views import section_empty
+from serving import views
 
 app_name = "serving"
 
 urlpatterns = [
-    path("", section_empty, {"section": "deployments"}, name="deployments"),
+    path("", views.deployment_list, name="deployments"),
+    path("endpoints/<slug:name>/", views.endpoint_detail, name="endpoint_detail"),
+    path("endpoints/<slug:name>/try/", views.endpoint_try, name="endpoint_try"),
+    path("endpoints/<slug:name>/<slug:action>/", views.endpoint_action, name="endpoint_action"),
+    path("versions/<int:version_id>/", views.version_deployments, name="version_deployments"),
+    path("versions/<int:version_id>/deploy/", views.deploy_confirm, name="deploy_confirm"),
 ]

@@ -1,0 +1,46 @@
+"""Who may change what an endpoint serves, and whether the project may deploy now.
+
+Each rule answers "may this person do this now, and if not, why": the services enforce it, and
+the pages ask the same function whether to show a button or the reason.
+"""
+
+from __future__ import annotations
+
+from portal.models import Function, User
+from proposals.models import ProposalState
+from registry.models import ProjectState
+
+
+def can_deploy(user: User, project) -> tuple[bool, str]:
+    """The project's technical lead, its ML engineers, and any ML infrastructure engineer."""
+    if not (user and user.is_authenticated):
+        return False, "Sign in to deploy."
+    if user.pk == project.owner_id:
+        return True, ""
+    function = getattr(user, "function", "")
+    if function == Function.ML_INFRA_ENGINEER:
+        return True, ""
+    if function == Function.ML_ENGINEER and project.team.filter(pk=user.pk).exists():
+        return True, ""
+    return False, (f"Only the technical lead and the ML engineers of {project}, or an ML infrastructure engineer, "
+                   "can deploy its models.")
+
+
+def project_deployable(project) -> tuple[bool, str]:
+    """Nothing reaches production without an approved proposal and an active project."""
+    proposal = project.proposal
+    if proposal.state != ProposalState.APPROVED:
+        return False, (f"The proposal of {project} is {proposal.get_state_display().lower()}; only approved "
+                       "proposals deploy.")
+    if project.state == ProjectState.SUSPENDED:
+        return False, (f"{project} is suspended by the Council chair ({project.state_rationale}); nothing new is "
+                       "deployed until it is reinstated.")
+    return True, ""
+
+
+def can_deploy_now(user: User, project) -> tuple[bool, str]:
+    """Both rules at once, for pages deciding between a Deploy button and the reason."""
+    ok, reason = can_deploy(user, project)
+    if not ok:
+        return ok, reason
+    return project_deployable(project)

@@ -1,0 +1,166 @@
+"""Reads of the serving side: endpoints, their history, the manifest replicas serve, the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from registry.models import ModelVersion
+from serving.models import Endpoint, EndpointRevision, EndpointState, PredictionRecord, RevisionState
+
+_VERSION = ("registered_model__project",)
+
+
+def _revision_related(prefix: str = "") -> list[str]:
+    return [f"{prefix}{name}" for name in ("primary__registered_model", "canary__registered_model", "created_by",
+                                           "job")]
+
+
+def endpoint_list(*, project=None) -> QuerySet[Endpoint]:
+    qs = Endpoint.objects.select_related(
+        "project", *_revision_related("live_revision__"),
+    ).prefetch_related(Prefetch("live_revision__shadows", queryset=ModelVersion.objects.select_related(
+        "registered_model")))
+    if project is not None:
+        qs = qs.filter(project=project)
+    return qs
+
+
+def endpoint_get(*, name: str) -> Endpoint:
+    return get_object_or_404(endpoint_list().select_related("project__proposal", "project__owner"), name=name)
+
+
+def revision_list(*, endpoint: Endpoint) -> QuerySet[EndpointRevision]:
+    """Every revision, newest first, failed attempts included."""
+    return (endpoint.revisions.select_related(*_revision_related(), "primary__training_job", "canary__training_job")
+            .prefetch_related(Prefetch("shadows", queryset=ModelVersion.objects.select_related("registered_model",
+                                                                                                 "training_job"))))
+
+
+def revision_live_at(*, endpoint: Endpoint, at: dt.datetime) -> EndpointRevision | None:
+    """The revision that was live at ``at``: the newest one published by then that went live."""
+    return (revision_list(endpoint=endpoint).filter(state=RevisionState.LIVE, published_at__lte=at)
+            .order_by("-published_at", "-number").first())
+
+
+def endpoints_serving_version(*, version: ModelVersion) -> list[dict[str, Any]]:
+    """Where ``version`` serves now, and in which role."""
+    found = []
+    for endpoint in endpoint_list().filter(state=EndpointState.SERVING):
+        live = endpoint.live_revision
+        if live is None:
+            continue
+        if live.primary_id == version.pk:
+            found.append({"endpoint": endpoint, "role": "primary", "share": 100 - (live.canary_share if live.canary_id else 0)})
+        if live.canary_id == version.pk:
+            found.append({"endpoint": endpoint, "role": "canary", "share": live.canary_share})
+        if any(s.pk == version.pk for s in live.shadows.all()):
+            found.append({"endpoint": endpoint, "role": "shadow", "share": 0})
+    return found
+
+
+def revisions_with_version(*, version: ModelVersion) -> QuerySet[EndpointRevision]:
+    """The deployment history of one version: every revision that named it."""
+    from django.db.models import Q
+
+    return (EndpointRevision.objects.filter(Q(primary=version) | Q(canary=version) | Q(shadows=version))
+            .distinct().select_related("endpoint", "created_by", "job").order_by("-created_at", "-number"))
+
+
+def approval_of(proposal) -> dict[str, Any]:
+    """The decision that approved a proposal: the Council vote (tally, meeting) or the chair's."""
+    from proposals.models import AgendaItem, ChairDecision, VoteOutcome
+
+    decision = ChairDecision.objects.filter(proposal=proposal).select_related("chair").first()
+    if decision is not None:
+        return {"kind": "chair_decision", "decision": decision.decision, "by": decision.chair.username,
+                "rationale": decision.rationale, "at": decision.created_at}
+    item = (AgendaItem.objects.filter(proposal=proposal, outcome=VoteOutcome.APPROVED).select_related("meeting")
+            .order_by("-closed_at").first())
+    if item is not None:
+        return {"kind": "council_vote", "tally": item.tally, "at": item.closed_at,
+                "meeting": {"id": item.meeting_id, "scheduled_for": item.meeting.scheduled_for}}
+    return {"kind": "none"}
+
+
+def version_spec(version: ModelVersion, checks: dict | None = None) -> dict[str, Any]:
+    """What the serving runtime needs to load a version."""
+    params = version.params or {}
+    name = version.registered_model.name
+    check = (checks or {}).get(str(version.pk)) or {}
+    return {"model_version_id": version.pk, "model": name, "version": version.version,
+            "model_uri": f"models:/{name}/{version.version}", "run_id": version.mlflow_run_id,
+            "task": params.get("task", ""), "framework": params.get("framework", ""),
+            "fast_path": bool(check.get("fast_path"))}
+
+
+def revision_spec(revision: EndpointRevision) -> dict[str, Any]:
+    checks = revision.checks or {}
+    return {
+        "revision": revision.number,
+        "primary": version_spec(revision.primary, checks) if revision.primary else None,
+        "canary": ({**version_spec(revision.canary, checks), "share": revision.canary_share}
+                   if revision.canary else None),
+        "shadows": [version_spec(v, checks) for v in revision.shadows.all()],
+    }
+
+
+def serving_manifest() -> dict[str, Any]:
+    """Every endpoint's live revision, as the serving replicas load it."""
+    endpoints = {}
+    for endpoint in endpoint_list().filter(state=EndpointState.SERVING, live_revision__isnull=False):
+        if endpoint.live_revision.primary_id is not None:
+            endpoints[endpoint.name] = revision_spec(endpoint.live_revision)
+    return {"endpoints": endpoints}
+
+
+def prediction_list(*, endpoint: str, start: dt.datetime, end: dt.datetime, role: str | None = None,
+                    model_version_id: int | None = None) -> QuerySet[PredictionRecord]:
+    """The one read of raw logged predictions, by endpoint and time window (end exclusive)."""
+    qs = PredictionRecord.objects.filter(endpoint=endpoint, at__gte=start, at__lt=end)
+    if role:
+        qs = qs.filter(role=role)
+    if model_version_id is not None:
+        qs = qs.filter(model_version_id=model_version_id)
+    return qs
+
+
+# --- traffic ---------------------------------------------------------------------------------
+
+# Pages read at most this many recent rows per window: enough for rates and percentiles, bounded
+# whatever the traffic (aggregates per window replace this once the log outgrows one database).
+TRAFFIC_ROWS = 50_000
+
+
+def traffic_rows(*, endpoints: list[str], start: dt.datetime) -> dict[str, list[tuple[dt.datetime, float]]]:
+    """(time, latency) of the answers (primary and canary) each endpoint gave since ``start``."""
+    rows: dict[str, list] = {name: [] for name in endpoints}
+    qs = (PredictionRecord.objects.filter(endpoint__in=endpoints, at__gte=start, role__in=["primary", "canary"])
+          .order_by("-at").values_list("endpoint", "at", "latency_ms")[:TRAFFIC_ROWS])
+    for name, at, latency in qs:
+        rows[name].append((at, latency))
+    return rows
+
+
+def error_counts(*, endpoints: list[str], start: dt.datetime) -> dict[str, int]:
+    """Errors each endpoint answered since ``start``, as the serving replicas count them per minute."""
+    from serving import transport
+    from serving.runtime import control
+
+    counts = {name: 0 for name in endpoints}
+    try:
+        client = transport.client()
+        for name in endpoints:
+            counts[name] = control.errors_since(client, name, start.timestamp())
+    except Exception:  # a page still renders when Redis is away; the count says 0
+        pass
+    return counts
+
+
+def role_outputs(*, endpoint: str, start: dt.datetime, limit: int = 20_000) -> list[tuple[str, str, int, Any, float]]:
+    """(prediction id, role, version id, output, latency) of an endpoint's recent predictions."""
+    return list(PredictionRecord.objects.filter(endpoint=endpoint, at__gte=start).order_by("-at")
+                .values_list("prediction_id", "role", "model_version_id", "output", "latency_ms")[:limit])

@@ -1,0 +1,24 @@
+"""Projects with versions to deploy, without training (the gate needs no model file)."""
+
+from __future__ import annotations
+
+from portal.models import Function
+from portal.tests.factories import UserFactory
+from registry.models import ModelVersion
+from registry.tests.factories import approved_project, demo_dataset
+
+
+def project_with_versions(n: int = 2, org=None, **overrides):
+    org, project = approved_project(org, **overrides)
+    model = project.models.get()
+    dataset = demo_dataset(rows=50, by=org.lead)
+    versions = [
+        ModelVersion.objects.create(registered_model=model, version=i + 1, mlflow_run_id="", dataset=dataset,
+                                    params={"task": "regression", "framework": "lightgbm"})
+        for i in range(n)
+    ]
+    return org, project, versions
+
+
+def infra_engineer(username: str = "infra"):
+    return UserFactory(username=username, function=Function.ML_INFRA_ENGINEER)
