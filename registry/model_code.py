@@ -146,8 +146,9 @@ class FastEncoder:
         for index, instance in enumerate(instances):
             if type(instance) is dict:
                 if len(instance) != n_features or not self._known.issuperset(instance):
+                    # Name every problem at once: the keys, then the values that are there.
                     self._key_errors(index, instance, errors)
-                    rows.append(self._template)
+                    rows.append(self._row(index, [instance.get(name) for name in self.features], errors))
                     continue
                 values = [instance[name] for name in self.features]
             elif type(instance) is list:
