@@ -358,3 +358,23 @@ LOGGING = {
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- serving ---------------------------------------------------------------------------
+# The prediction server (`python -m serving.runtime`); see serving/runtime/__init__.py.
+SERVING_HOST = env.str("SERVING_HOST", default="127.0.0.1")
+SERVING_PORT = env.int("SERVING_PORT", default=8001)
+# Its own logical database (the prediction log stream, replica status, change notices), so
+# clearing the cache or purging a queue never touches them.
+SERVING_REDIS_URL = env.str("SERVING_REDIS_URL", default="") or _redis_db_url(REDIS_URL, _redis_base_db + 2)
+# A zero-argument callable (dotted path) that returns what to serve.
+SERVING_MANIFEST_SOURCE = env.str("SERVING_MANIFEST_SOURCE", default="serving.manifest.manifest_from_database")
+SERVING_RECONCILE_SECONDS = env.float("SERVING_RECONCILE_SECONDS", default=5.0)
+SERVING_LOG_PREDICTIONS = env.bool("SERVING_LOG_PREDICTIONS", default=True)
+SERVING_LOG_MAXLEN = env.int("SERVING_LOG_MAXLEN", default=1_000_000)
+SERVING_LOG_QUEUE = env.int("SERVING_LOG_QUEUE", default=10_000)
+SERVING_SHADOW_QUEUE = env.int("SERVING_SHADOW_QUEUE", default=1_000)
+SERVING_MAX_BATCH = env.int("SERVING_MAX_BATCH", default=1000)
+SERVING_MAX_BODY_BYTES = env.int("SERVING_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+SERVING_TORCH_THREADS = env.int("SERVING_TORCH_THREADS", default=1)
+SERVING_DEVICE = env.str("SERVING_DEVICE", default="cpu")
+SERVING_CACHE_DIR = Path(env.str("SERVING_CACHE_DIR", default="") or VAR_DIR / "serving-cache")

@@ -264,25 +264,59 @@ def run_artifact_uri(run_id: str) -> str:
     return client().get_run(run_id).info.artifact_uri
 
 
-def model_log(*, framework: str, model: Any, input_example, output_example, pip_requirements: list[str]):
-    """Log the model in the active run with its signature and input example; return MLflow's
-    ModelInfo (``model_uri`` is what gets registered)."""
-    _fluent()
-    from mlflow.models import infer_signature
+def model_log(*, framework: str, model: Any, preprocessing: dict[str, Any], iterations: int | None,
+              input_example, output_example, pip_requirements: list[str]):
+    """Log the portal's self-contained pyfunc (``registry/model_code.py``, raw features in) in
+    the active run, with the native model and ``preprocessing.json`` as its artifacts; return
+    MLflow's ModelInfo (``model_uri`` is what gets registered). ``input_example`` holds raw
+    feature rows."""
+    import json
+    import tempfile
+    from pathlib import Path
 
-    if framework == "lightgbm":
-        import mlflow.lightgbm as flavor
-    elif framework == "torch":
-        import mlflow.pytorch as flavor
+    mlflow = _fluent()
+    from registry import model_code
 
-        # MLflow saves torch models as an exported graph (pt2), traced from a tensor example:
-        # loading one needs neither pickle nor the portal's code.
-        input_example = input_example.to_numpy(dtype="float32") if hasattr(input_example, "to_numpy") else input_example
-    else:
-        raise ValueError(f"unknown framework {framework!r}")
-    signature = infer_signature(input_example, output_example)
-    return flavor.log_model(model, name="model", signature=signature, input_example=input_example,
-                            pip_requirements=pip_requirements)
+    with tempfile.TemporaryDirectory() as folder:
+        with open(Path(folder) / "preprocessing.json", "w") as out:
+            json.dump(preprocessing, out)
+        artifacts = {model_code.PREPROCESSING: str(Path(folder) / "preprocessing.json")}
+        if framework == "lightgbm":
+            booster_path = str(Path(folder) / "model.lgb.txt")
+            model.save_model(booster_path, num_iteration=iterations or None)
+            artifacts[model_code.BOOSTER] = booster_path
+        elif framework == "torch":
+            artifacts.update(model_code.mlp_save(model, folder))
+        else:
+            raise ValueError(f"unknown framework {framework!r}")
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=model_code.__file__, artifacts=artifacts,
+            signature=raw_signature(preprocessing, output_example), input_example=input_example,
+            pip_requirements=pip_requirements,
+        )
+
+
+def raw_signature(preprocessing: dict[str, Any], output_example):
+    """Raw features in, named in feature order, each of MLflow's "any" type: MLflow's own
+    check refuses an int64 column for a double one, and a category may come as text or as a
+    number; the model's encoder checks each value and names the bad ones instead."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    features = preprocessing.get("features") or [*preprocessing["numeric"], *preprocessing["categories"]]
+    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in features])
+    return ModelSignature(inputs=inputs, outputs=infer_signature(None, output_example).outputs)
+
+
+def run_log_frame(*, run_id: str, frame, artifact_file: str) -> None:
+    """Write ``frame`` as Parquet into the run's artifacts."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / artifact_file
+        frame.to_parquet(path, index=False)
+        client().log_artifact(run_id, str(path))
 
 
 def run_metric_history(*, run_id: str, key: str) -> list[tuple[int, float]]:

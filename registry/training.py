@@ -19,11 +19,12 @@ from django.conf import settings
 from registry import mlflow_client, selectors, services, trainers
 from registry.models import TrainingConfig
 from registry.profiles import reference_profile
-from registry.trainers.base import TrainSpec, encode
+from registry.trainers.base import TrainSpec
 from workers.runtime import JobCancelled
 
 PACKAGES = ("mlflow", "lightgbm", "torch", "pandas", "numpy", "scikit-learn")
 INPUT_EXAMPLE_ROWS = 5
+REFERENCE_SAMPLE_ROWS = 100_000
 
 
 @lru_cache(maxsize=1)
@@ -118,24 +119,8 @@ def training_run(job) -> dict[str, Any]:
             _metric_key(f"importance.{name}"): value for name, value in result.feature_importance.items()
         })
         mlflow_client.run_log_dict(run_id=run_id, data=result.feature_importance, artifact_file="feature_importance.json")
-        mlflow_client.run_log_dict(run_id=run_id, data={
-            "features": spec.features, "target": spec.target, "task": spec.task, "classes": result.classes,
-            **result.preprocessing,
-        }, artifact_file="preprocessing.json")
-        both = _all_rows(result)
-        mlflow_client.run_log_dict(run_id=run_id, data=reference_profile(
-            both, numeric=spec.numeric_features, categorical=spec.categorical_features, task=spec.task,
-            predictions=result.predict(both), target=spec.target, classes=result.classes,
-        ), artifact_file="reference_profile.json")
-
-        job.progress(95, "Saving the model")
-        example_rows = both[spec.features].head(INPUT_EXAMPLE_ROWS)
-        info = mlflow_client.model_log(
-            framework=config.framework, model=result.model,
-            input_example=encode(example_rows, result.preprocessing),
-            output_example=result.predict(example_rows),
-            pip_requirements=_pip_requirements(config.framework, versions),
-        )
+        info = model_artifacts_log(run_id=run_id, spec=spec, result=result, framework=config.framework,
+                                   versions=versions, progress=job.progress)
         job.check_cancelled()
         job.progress(98, "Registering the model version")
         version = mlflow_client.model_version_register(name=model.name, model_uri=info.model_uri, run_id=run_id, tags={
@@ -161,5 +146,53 @@ def training_run(job) -> dict[str, Any]:
     }
 
 
+def model_artifacts_log(*, run_id: str, spec: TrainSpec, result, framework: str, versions: dict[str, str],
+                        progress=None):
+    """Log what serving and monitoring read in the open run ``run_id``: ``preprocessing.json``,
+    the reference profile and sample, and the self-contained model. Return MLflow's ModelInfo."""
+    from registry.model_code import output_frame
+
+    preprocessing = {"features": spec.features, "target": spec.target, "task": spec.task,
+                     "classes": result.classes, **result.preprocessing}
+    mlflow_client.run_log_dict(run_id=run_id, data=preprocessing, artifact_file="preprocessing.json")
+    both = _all_rows(result)
+    predictions = result.predict(both)
+    mlflow_client.run_log_dict(run_id=run_id, data=reference_profile(
+        both, numeric=spec.numeric_features, categorical=spec.categorical_features, task=spec.task,
+        predictions=predictions, target=spec.target, classes=result.classes,
+    ), artifact_file="reference_profile.json")
+    mlflow_client.run_log_frame(run_id=run_id, frame=reference_sample(both, predictions, spec, result.classes),
+                                artifact_file="reference_sample.parquet")
+    if progress is not None:
+        progress(95, "Saving the model")
+    example_rows = both[spec.features].head(INPUT_EXAMPLE_ROWS)
+    return mlflow_client.model_log(
+        framework=framework, model=result.model, preprocessing=preprocessing,
+        iterations=result.iterations if framework == "lightgbm" else None,
+        input_example=example_rows,
+        output_example=output_frame(result.predict(example_rows), preprocessing),
+        pip_requirements=_pip_requirements(framework, versions),
+    )
+
+
 def _all_rows(result) -> pd.DataFrame:
     return pd.concat([result.train_frame, result.valid_frame], ignore_index=True)
+
+
+def reference_sample(both: pd.DataFrame, predictions, spec: TrainSpec, classes) -> pd.DataFrame:
+    """Up to REFERENCE_SAMPLE_ROWS raw rows (a seeded sample when more) with the target and the
+    model's prediction: the value, P(positive) or the predicted label. Serving's deploy check
+    scores these rows and must get the same predictions back."""
+    import numpy as np
+
+    frame = both[[*spec.features, spec.target]].copy()
+    predictions = np.asarray(predictions)
+    if classes is not None:
+        labels = np.asarray(classes, dtype=object)
+        frame[spec.target] = labels[frame[spec.target].to_numpy(dtype=int)]
+        frame["prediction"] = labels[predictions.argmax(axis=1)] if predictions.ndim == 2 else predictions
+    else:
+        frame["prediction"] = predictions
+    if len(frame) > REFERENCE_SAMPLE_ROWS:
+        frame = frame.sample(n=REFERENCE_SAMPLE_ROWS, random_state=spec.seed).sort_index()
+    return frame.reset_index(drop=True)

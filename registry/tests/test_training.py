@@ -4,6 +4,7 @@ registers, and that a refused, failed or cancelled run registers nothing."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.utils import timezone
 
@@ -89,7 +90,7 @@ def test_a_training_job_logs_one_run_and_registers_one_version(project, delivery
     history = mlflow_client.client().get_metric_history(run.info.run_id, "valid_mae")
     assert [m.step for m in history][:3] == [1, 2, 3] and len(history) >= result["iterations"]
 
-    # The reference profile for monitoring, and the saved model answering on encoded rows.
+    # The reference profile for monitoring, and the saved model answering on raw rows.
     profile = mlflow_client.run_artifact_dict(run_id=run.info.run_id, artifact_file="reference_profile.json")
     assert profile["rows"] == delivery.rows
     assert set(profile["features"]["zone"]["frequencies"]) == set(demo_data.ZONES)
@@ -97,12 +98,19 @@ def test_a_training_job_logs_one_run_and_registers_one_version(project, delivery
     assert profile["features"]["courier_load"]["missing_rate"] > 0
     assert profile["prediction"]["type"] == "numeric" and profile["target"]["mean"] > 0
     preprocessing = mlflow_client.run_artifact_dict(run_id=run.info.run_id, artifact_file="preprocessing.json")
+    import mlflow.artifacts
     import mlflow.pyfunc
 
     loaded = mlflow.pyfunc.load_model(f"models:/{proj.name}/{version.version}")
     rows = demo_data.delivery_times(5, seed=99)
-    predictions = np.asarray(loaded.predict(encode(rows, preprocessing)))
+    # The registered model takes raw features and answers what the trainer's own predict does.
+    predictions = np.asarray(loaded.predict(rows[preprocessing["features"]]))
     assert predictions.shape == (5,) and ((predictions > 0) & (predictions < 200)).all()
+    reference = pd.read_parquet(mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="reference_sample.parquet"))
+    assert len(reference) == delivery.rows and {"zone", "minutes", "prediction"} <= set(reference.columns)
+    again = np.asarray(loaded.predict(reference[preprocessing["features"]]))
+    np.testing.assert_allclose(again, reference["prediction"].to_numpy(), rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("overrides, field, message", [

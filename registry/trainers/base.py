@@ -5,13 +5,14 @@ A trainer is a module with ``LABEL``, ``DEFAULTS``, ``PARAMS`` and ``train(spec,
 reporter)``. Every check that can fail on a user's data fails here with a sentence that names
 the column and says what to do, so a training job's error is readable.
 
-A saved model takes *encoded* features, all numbers, so MLflow's pyfunc and any server can
-call it with a plain float frame: ``encode(raw_rows, preprocessing)`` makes that frame, with
-the ``preprocessing`` saved beside the model (``preprocessing.json`` in the run). Numeric
-columns pass through (the torch MLP fills missing values with the training mean);
-categorical ones become the index of the value among the training categories ("codes",
-LightGBM) or one 0/1 column per training category ("one_hot", the MLP). A value never seen in
-training is missing (codes) or all zeros (one-hot).
+The native model (booster, torch module) takes *encoded* features, all numbers:
+``encode(raw_rows, preprocessing)`` makes that frame, with the ``preprocessing`` saved beside
+the model (``preprocessing.json`` in the run and in the logged model). Numeric columns pass
+through (the torch MLP fills missing values with the training mean); categorical ones become
+the index of the value among the training categories ("codes", LightGBM) or one 0/1 column
+per training category ("one_hot", the MLP). A value never seen in training is missing (codes)
+or all zeros (one-hot). The logged MLflow model (``registry/model_code.py``) wraps both, so it
+takes raw features.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from portal.errors import DomainError
+from registry.model_code import FastEncoder, encoded_columns  # noqa: F401  (encoded_columns re-exported)
 
 
 class TrainingFailed(DomainError):
@@ -246,30 +248,15 @@ def _encode_target(target: pd.Series, spec: TrainSpec) -> tuple[np.ndarray, list
     return encoded, [v.item() if hasattr(v, "item") else v for v in classes]
 
 
-def encoded_columns(preprocessing: dict[str, Any]) -> list[str]:
-    if preprocessing["encoding"] == "codes":
-        return [*preprocessing["numeric"], *preprocessing["categories"]]
-    return [*preprocessing["numeric"], *(f"{name}={value}" for name, cats in preprocessing["categories"].items()
-                                          for value in cats)]
-
-
 def encode(frame: pd.DataFrame, preprocessing: dict[str, Any]) -> pd.DataFrame:
-    """Raw feature columns -> the float frame the saved model takes (see the module docstring)."""
-    parts: dict[str, np.ndarray] = {}
-    fill = preprocessing.get("fill") or {}
-    for name in preprocessing["numeric"]:
-        values = pd.to_numeric(frame[name], errors="coerce").astype(float).to_numpy()
-        parts[name] = np.where(np.isnan(values), fill[name], values) if name in fill else values
-    for name, cats in preprocessing["categories"].items():
-        values = frame[name].where(frame[name].isna(), frame[name].astype(str)).to_numpy(dtype=object)
-        if preprocessing["encoding"] == "codes":
-            index = {value: float(i) for i, value in enumerate(cats)}
-            parts[name] = np.array([index.get(v, np.nan) for v in values], dtype=float)
-        else:
-            for value in cats:
-                parts[f"{name}={value}"] = (values == value).astype(float)
-    dtype = np.float32 if preprocessing.get("dtype") == "float32" else np.float64
-    return pd.DataFrame(parts, index=frame.index, columns=encoded_columns(preprocessing)).astype(dtype)
+    """Raw feature columns -> the float frame the saved model takes (see the module docstring).
+
+    The numbers come from ``model_code.FastEncoder``, the encoder the saved model and the
+    serving runtime use, so training and serving cannot drift apart. Text in a numeric column
+    is a missing value here, as ``pd.to_numeric(errors="coerce")`` makes it.
+    """
+    values = FastEncoder(preprocessing).encode_frame(frame, strict=False)
+    return pd.DataFrame(values, index=frame.index, columns=encoded_columns(preprocessing))
 
 
 def training_categories(frame: pd.DataFrame, names: list[str]) -> dict[str, list[str]]:
