@@ -327,6 +327,11 @@ SPECTACULAR_SETTINGS = {
         "NotificationStateEnum": "portal.models.NotificationState",
         "ReviewDecisionEnum": "proposals.models.ReviewDecision",
         "ChairDecisionEnum": ["approve", "reject"],
+        "EndpointStateEnum": "serving.models.EndpointState",
+        "RevisionStateEnum": "serving.models.RevisionState",
+        "RevisionActionEnum": "serving.models.RevisionAction",
+        "ProjectStateEnum": "registry.models.ProjectState",
+        "AliasMoveStateEnum": "registry.models.AliasMoveState",
     },
     # Served from our own static files: internal networks often cannot reach a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -362,7 +367,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # --- serving ---------------------------------------------------------------------------
 # The prediction server (`python -m serving.runtime`); see serving/runtime/__init__.py.
 SERVING_HOST = env.str("SERVING_HOST", default="127.0.0.1")
-SERVING_PORT = env.int("SERVING_PORT", default=8001)
 # Its own logical database (the prediction log stream, replica status, change notices), so
 # clearing the cache or purging a queue never touches them.
 SERVING_REDIS_URL = env.str("SERVING_REDIS_URL", default="") or _redis_db_url(REDIS_URL, _redis_base_db + 2)

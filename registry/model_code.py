@@ -386,7 +386,13 @@ def output_frame(values: np.ndarray, preprocessing: dict[str, Any]):
 # --- the MLflow pyfunc ----------------------------------------------------------------------
 
 try:
+    import warnings
+
     import mlflow.pyfunc
+
+    # MLflow suggests type hints for input validation; the encoder validates raw rows itself, and
+    # the hint would make MLflow coerce types the encoder must see as sent.
+    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
 
     class PortalModel(mlflow.pyfunc.PythonModel):
         """Raw feature frame in, predictions out (see the module docstring)."""

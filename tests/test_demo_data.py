@@ -5,6 +5,8 @@ from django.core.management import call_command
 
 from portal.models import User
 from proposals.models import Meeting, MeetingState, Proposal, ProposalState
+from serving.models import Endpoint, PredictionRecord
+from serving.selectors import serving_manifest
 
 pytestmark = pytest.mark.django_db
 
@@ -20,11 +22,19 @@ def test_seed_demo_builds_a_complete_story_and_is_safe_to_run_again(django_captu
     assert upcoming.items.filter(vote_open=True).count() == 2
     assert upcoming.items.filter(kind="escalation").exists()
     assert User.objects.get(username="alice").check_password("demo")
+    # A live endpoint: the champion serving, the challenger shadowing it, an hour of traffic.
+    endpoint = Endpoint.objects.get(name="delivery-eta")
+    live = endpoint.live_revision
+    assert endpoint.state == "serving" and live.primary.params["framework"] == "lightgbm"
+    assert [s.params["framework"] for s in live.shadows.all()] == ["torch"]
+    assert PredictionRecord.objects.filter(endpoint="delivery-eta", role="shadow").count() > 100
+    assert "delivery-eta" in serving_manifest()["endpoints"]
 
-    counts = (User.objects.count(), Proposal.objects.count(), Meeting.objects.count())
+    counts = (User.objects.count(), Proposal.objects.count(), Meeting.objects.count(), PredictionRecord.objects.count())
     with django_capture_on_commit_callbacks(execute=False):
         call_command("seed_demo")
-    assert (User.objects.count(), Proposal.objects.count(), Meeting.objects.count()) == counts
+    assert (User.objects.count(), Proposal.objects.count(), Meeting.objects.count(),
+            PredictionRecord.objects.count()) == counts
 
 
 def test_seed_demo_refuses_to_run_with_debug_off(settings):

@@ -55,10 +55,11 @@ def test_system_check_probes_every_component_on_a_real_worker(api, celery_worker
                     message="the system check")
     assert body["state"] == "succeeded", body
     checks = {c["name"]: c for c in body["result"]["checks"]}
-    assert set(checks) == {"database", "redis", "broker", "mlflow", "queue:default", "queue:training",
+    assert set(checks) == {"database", "redis", "broker", "mlflow", "serving", "queue:default", "queue:training",
                            "queue:deploy", "queue:monitoring"}
     failed = {name: c["detail"] for name, c in checks.items() if not c["ok"]}
-    assert not failed, failed
+    # No serving process runs in this test: the check says so in words (tests/test_deploy_journey.py runs one).
+    assert failed == {"serving": "RuntimeError: no serving replica reports to Redis; is the serving process running?"}
     assert all(c["ms"] >= 0 for c in checks.values())
     assert celery_worker_process.name.split("@")[0] in checks["queue:training"]["detail"]
 

@@ -112,7 +112,7 @@ def test_the_job_detail_page_shows_the_job(signed_in, user):
     ("path", "heading", "empty"),
     [
         ("/projects/", "Projects &amp; Models", "No ML projects yet"),
-        ("/deployments/", "Deployments", "Deploying from the portal is not available yet"),
+        ("/deployments/", "Deployments", "Nothing is deployed yet"),
         ("/monitoring/", "Monitoring", "Monitoring is not available yet"),
     ],
 )

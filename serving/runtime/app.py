@@ -229,14 +229,20 @@ def app_build(runtime: Runtime):
         try:
             await route(scope, receive, send)
         except BadRequest as bad:
-            metrics.errors.labels(_endpoint_label(scope["path"], runtime), str(bad.status)).inc()
+            label = _endpoint_label(scope["path"], runtime)
+            metrics.errors.labels(label, str(bad.status)).inc()
+            if label:
+                runtime.log.error(label)
             await reply(send, bad.status, bad.body())
         except ConnectionError:
             return
         except Exception:
             error_id = uuid.uuid4().hex[:12]
             logger.exception("error %s answering %s %s", error_id, scope.get("method"), scope.get("path"))
-            metrics.errors.labels(_endpoint_label(scope["path"], runtime), "500").inc()
+            label = _endpoint_label(scope["path"], runtime)
+            metrics.errors.labels(label, "500").inc()
+            if label:
+                runtime.log.error(label)
             await reply(send, 500, {"error": f"the model failed to answer; error id {error_id}", "error_id": error_id})
 
     return app

@@ -64,3 +64,9 @@ def await_revision(redis_client, endpoint: str, revision: int, timeout: float = 
             raise RolloutFailed(f"timed out after {timeout:g}s waiting for {endpoint!r} revision {revision}: "
                                 + "; ".join(behind))
         time.sleep(interval)
+
+
+def errors_since(redis_client, endpoint: str, since: float) -> int:
+    """Error answers of ``endpoint`` counted by the replicas since ``since`` (epoch seconds)."""
+    counts = redis_client.hgetall(f"serving:errors:{endpoint}")
+    return sum(int(n) for minute, n in counts.items() if float(minute) >= since - 59)

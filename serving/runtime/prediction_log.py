@@ -16,6 +16,8 @@ from serving.runtime.redis_conn import redis_connect
 logger = logging.getLogger(__name__)
 
 STREAM = "serving:predictions"
+ERRORS_PREFIX = "serving:errors:"  # a hash per endpoint: minute (epoch seconds) -> error answers
+ERRORS_TTL = 2 * 24 * 3600
 BATCH = 500
 
 
@@ -50,6 +52,13 @@ class PredictionLog:
         except queue.Full:
             self.metrics.log_lost.inc(len(ids))
 
+    def error(self, endpoint: str) -> None:
+        """Count an error answer, per endpoint and minute, for the portal's pages (off the reply's path)."""
+        try:
+            self._queue.put_nowait(("error", endpoint, time.time()))
+        except queue.Full:
+            pass
+
     def _run(self) -> None:
         while not self._stop.is_set() or not self._queue.empty():
             try:
@@ -65,6 +74,8 @@ class PredictionLog:
             self._write(items)
 
     def _write(self, items: list) -> None:
+        errors = [item for item in items if item[0] == "error"]
+        items = [item for item in items if item[0] != "error"]
         count = sum(len(item[4]) for item in items)
         try:
             if self._redis is None:
@@ -83,6 +94,10 @@ class PredictionLog:
                                        "inputs": orjson.dumps(instance if type(instance) is dict else dict(zip(features, instance))),
                                        "output": orjson.dumps(output)},
                               maxlen=maxlen, approximate=True)
+            for _, endpoint, at in errors:
+                key = f"{ERRORS_PREFIX}{endpoint}"
+                pipe.hincrby(key, str(int(at // 60) * 60), 1)
+                pipe.expire(key, ERRORS_TTL)
             pipe.execute()
             self.metrics.log_written.inc(count)
         except Exception as exc:

@@ -125,6 +125,12 @@ class Reconciler:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        # Leave at once rather than when the status expires: a deploy waiting on every replica
+        # should not wait for one that has gone.
+        try:
+            redis_connect(self.config.redis_url).delete(control.replica_key(self.config.replica))
+        except Exception:
+            pass
 
     def wake(self) -> None:
         self._wake.set()
