@@ -71,7 +71,14 @@ def probe_rows(encoder, n: int = 256, seed: int = 0) -> np.ndarray:
     return encoder.encode_records(rows)
 
 
-def fast_predictor(native, folder: Path, encoder, notes: list[str]) -> Callable | None:
+class FastPathMismatch(Exception):
+    """The compiled library gives other numbers than the booster it was built from."""
+
+
+def fast_predictor(native, folder: Path, encoder, notes: list[str], *, refuse_mismatch: bool = False) -> Callable | None:
+    """The compiled predictor, or None (the booster serves). With ``refuse_mismatch`` (a replica
+    loading a version whose deploy proved its fast path equal), a library that disagrees raises:
+    what would serve is no longer what was proven, so the revision must not go live here."""
     try:
         library = library_build(native.booster, folder)
         n_out = native.booster.num_model_per_iteration()
@@ -83,6 +90,9 @@ def fast_predictor(native, folder: Path, encoder, notes: list[str]) -> Callable 
         notes.append(f"fast path unavailable: {exc}")
         return None
     if not diff <= TOLERANCE:
+        if refuse_mismatch:
+            raise FastPathMismatch(f"the compiled fast path in {library} disagrees with the booster by {diff:g}; "
+                                   "remove it to have it rebuilt")
         notes.append(f"fast path disagrees with the booster by {diff:g}; serving the booster")
         return None
     notes.append("fast path compiled and equal to the booster")

@@ -148,7 +148,10 @@ def version_load(version: dict[str, Any], *, cache_dir: Path, tracking_uri: str 
     loaded = LoadedVersion(info=dict(version), preprocessing=preprocessing,
                            encoder=model_code.FastEncoder(preprocessing), native=native, legacy=legacy)
     if version.get("fast_path") and isinstance(native, model_code.LightGBMPredictor):
-        loaded.fast = fast_path.fast_predictor(native, folder, loaded.encoder, loaded.notes)
+        try:
+            loaded.fast = fast_path.fast_predictor(native, folder, loaded.encoder, loaded.notes, refuse_mismatch=True)
+        except fast_path.FastPathMismatch as exc:
+            raise LoadFailed(str(exc)) from exc
     _warm(loaded)
     loaded.load_seconds = time.perf_counter() - started
     return loaded

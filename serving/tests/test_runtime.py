@@ -137,3 +137,24 @@ def test_a_legacy_version_still_serves_and_passes_the_deploy_check(lgb, cache):
     assert verify.reference_frame_for(version) is None
     with pytest.raises(verify.VerifyFailed, match="lack the features"):
         verify.version_verify(lgb[0], reference.drop(columns="zone"), cache_dir=cache)
+
+
+def test_a_compiled_fast_path_that_disagrees_refuses_the_version_and_is_never_served(lgb, cache, tmp_path):
+    """The deploy proved this version's compiled trees equal to the booster; a replica whose
+    cached library says otherwise (another model's, a broken build) must not serve it."""
+    from serving.runtime import fast_path
+    from serving.runtime.loader import LoadFailed, version_folder
+
+    version, _ = lgb
+    other, _ = trained_version("lightgbm", "regression", seed=9, params={"num_boost_round": 5})
+    own_cache = tmp_path / "cache"
+    version_load(other, cache_dir=own_cache)  # builds the other model's library
+    version_load({**other, "fast_path": True}, cache_dir=own_cache)
+    version_load({**version, "fast_path": False}, cache_dir=own_cache)
+    wrong = version_folder(own_cache, other) / fast_path.LIBRARY
+    wrong_target = version_folder(own_cache, version) / fast_path.LIBRARY
+    wrong_target.write_bytes(wrong.read_bytes())
+    with pytest.raises(LoadFailed, match="disagrees with the booster"):
+        version_load(version, cache_dir=own_cache)
+    # Without the deploy's proof the booster simply serves.
+    assert version_load({**version, "fast_path": False}, cache_dir=own_cache).fast is None
