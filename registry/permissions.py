@@ -36,3 +36,13 @@ def can_suspend(user: User) -> tuple[bool, str]:
     if is_chair(user):
         return True, ""
     return False, "Only the Council chair can suspend or reinstate a project."
+
+
+def can_move_alias_now(user: User, project) -> tuple[bool, str]:
+    """``can_move_alias``, and only while the project's proposal is approved."""
+    from proposals.models import ProposalState
+
+    if project.proposal.state != ProposalState.APPROVED:
+        return False, (f"Aliases can only be moved for approved projects; the proposal of {project} is "
+                       f"{project.proposal.get_state_display().lower()}.")
+    return can_move_alias(user, project)

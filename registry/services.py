@@ -365,13 +365,11 @@ def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, b
     if not reason:
         raise DomainError(f"Say why {version} becomes the {alias}.", field="reason")
     project = version.registered_model.project
-    if project.proposal.state != ProposalState.APPROVED:
-        raise InvalidTransition(
-            f"Aliases can only be moved for approved projects; the proposal of {project} is "
-            f"{project.proposal.get_state_display().lower()}.",
-            state=project.proposal.state, allowed_actions=[],
-        )
-    _require(permissions.can_move_alias(by, project))
+    ok, refusal = permissions.can_move_alias_now(by, project)
+    if not ok:
+        if project.proposal.state != ProposalState.APPROVED:
+            raise InvalidTransition(refusal, state=project.proposal.state, allowed_actions=[])
+        raise Forbidden(refusal)
     with transaction.atomic():
         # Moves of one model's aliases queue on its row, so "previous" is always right.
         model = RegisteredModel.objects.select_for_update().get(pk=version.registered_model_id)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.project_list, name="projects"),
     path("<int:project_id>/", views.project_detail, name="project_detail"),
     path("<int:project_id>/train/", views.project_train, name="project_train"),
+    path("<int:project_id>/state/", views.project_state_set, name="project_state"),
     path("<int:project_id>/schedules/<int:model_id>/stop/", views.project_schedule_stop, name="project_schedule_stop"),
     path("datasets/", views.dataset_list, name="datasets"),
     path("datasets/upload/", views.dataset_upload, name="dataset_upload"),

@@ -51,6 +51,7 @@ def _training_jobs(project):
 
 def _project_context(request: HttpRequest, project, form: TrainingForm | None) -> dict:
     can_train, train_refusal = permissions.can_train(request.user, project)
+    can_suspend = permissions.can_suspend(request.user)[0]
     models = []
     for model in project.models.all():
         versions = _with_key_metric(list(selectors.model_version_list(model=model)))
@@ -71,6 +72,7 @@ def _project_context(request: HttpRequest, project, form: TrainingForm | None) -
         "jobs_active": any(not job.is_finished for job in jobs),
         "schedules": selectors.training_schedule_list(project=project),
         "can_train": can_train,
+        "can_suspend": can_suspend,
         "train_refusal": train_refusal,
         "form": form,
         "datasets_exist": Dataset.objects.exists(),
@@ -95,6 +97,22 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
         return render(request, "registry/project_detail.html#training-jobs",
                       {"project": project, "jobs": jobs, "jobs_active": any(not j.is_finished for j in jobs)})
     return render(request, "registry/project_detail.html", _project_context(request, project, None))
+
+
+@require_POST
+def project_state_set(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The chair suspends or reinstates a project, with a rationale."""
+    project = selectors.project_get(project_id=project_id)
+    change = services.project_suspend if request.POST.get("action") == "suspend" else services.project_reinstate
+    try:
+        project = change(project=project, by=request.user, rationale=request.POST.get("rationale", ""))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Suspended: its endpoints keep serving unless undeployed, and nothing new is deployed "
+                                  "until it is reinstated." if project.state == "suspended" else
+                                  "Reinstated: its team can deploy again.")
+    return redirect("registry:project_detail", project_id=project.pk)
 
 
 @require_POST
@@ -188,11 +206,7 @@ def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
 # --- model versions ---------------------------------------------------------------------------
 
 def _alias_refusal(user, version: ModelVersion) -> str:
-    project = version.registered_model.project
-    if project.proposal.state != ProposalState.APPROVED:
-        return (f"Aliases can only be moved for approved projects; the proposal of {project} is "
-                f"{project.proposal.get_state_display().lower()}.")
-    return permissions.can_move_alias(user, project)[1]
+    return permissions.can_move_alias_now(user, version.registered_model.project)[1]
 
 
 def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from portal.errors import DomainError, Forbidden, InvalidTransition
 from portal.models import User
 from portal.services import audit_record
+from portal.transitions import Transitions
 from registry.models import ModelVersion
 from serving import permissions, transport
 from serving.models import Endpoint, EndpointRevision, EndpointState, RevisionAction, RevisionState
@@ -26,11 +27,14 @@ NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 A = RevisionAction
 
 # What each endpoint state allows; anything else answers 409 naming the state and these.
-ALLOWED_ACTIONS: dict[str, list[str]] = {
-    EndpointState.SERVING: [A.DEPLOY, A.CANARY_SET, A.CANARY_CLEAR, A.CANARY_PROMOTE, A.SHADOW_ADD, A.SHADOW_REMOVE,
-                            A.ROLLBACK, A.UNDEPLOY],
-    EndpointState.UNDEPLOYED: [A.DEPLOY],
-}
+TRANSITIONS = Transitions(
+    {EndpointState.SERVING: [A.DEPLOY, A.CANARY_SET, A.CANARY_CLEAR, A.CANARY_PROMOTE, A.SHADOW_ADD, A.SHADOW_REMOVE,
+                             A.ROLLBACK, A.UNDEPLOY],
+     EndpointState.UNDEPLOYED: [A.DEPLOY]},
+    labels={a.value: a.label.lower() for a in RevisionAction},
+    state_label=lambda state: EndpointState(state).label.lower(),
+    noun="this endpoint",
+)
 
 
 @dataclass
@@ -67,13 +71,7 @@ def _require_reason(reason: str) -> str:
 
 
 def _require_action(endpoint: Endpoint, action: str) -> None:
-    allowed = ALLOWED_ACTIONS[endpoint.state]
-    if action not in allowed:
-        raise InvalidTransition(
-            f"Cannot {RevisionAction(action).label.lower()} on {endpoint.name}: it is "
-            f"{EndpointState(endpoint.state).label.lower()}. Allowed now: {', '.join(allowed)}.",
-            state=endpoint.state, allowed_actions=[str(a) for a in allowed],
-        )
+    TRANSITIONS.require(endpoint.state, action)
 
 
 def _gate(*, endpoint: Endpoint, by: User, versions: list[ModelVersion]) -> None:
@@ -205,7 +203,7 @@ def deployment_deploy(*, name: str, model_version: ModelVersion | int, reason: s
         current = _config_of(endpoint.live_revision)
         if current.primary is not None and current.primary.pk == version.pk and current.canary is None:
             raise InvalidTransition(f"{version} already serves {name}.", state=endpoint.state,
-                                    allowed_actions=[str(a) for a in ALLOWED_ACTIONS[endpoint.state]])
+                                    allowed_actions=TRANSITIONS.allowed(endpoint.state))
         config = Config(primary=version, shadows=[s for s in current.shadows if s.pk != version.pk])
         if created:
             audit_record(actor=by, verb="endpoint.created", obj=endpoint, to_state=endpoint.state,

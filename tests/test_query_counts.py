@@ -453,3 +453,38 @@ def test_home_page_queue(org):
 
     assert_constant_queries(client_for(org.em), "/", add_proposals(org, state=ProposalState.POD_REVIEW), shown,
                             page_size=LARGE)
+
+
+# --- deployments ----------------------------------------------------------------------------
+
+def endpoint_row(org: Org):
+    """An endpoint serving a primary, a canary at 10 % and a shadow, with a history of two revisions."""
+    from serving.models import Endpoint, EndpointRevision
+
+    project = project_shell(org)
+    model, config = model_row(project, dataset_row(by=project.owner))
+    primary, canary, shadow = (version_row(model, config, number) for number in (1, 2, 3))
+    endpoint = Endpoint.objects.create(name=f"endpoint-{_n()}", project=project, state="serving")
+    first = EndpointRevision.objects.create(endpoint=endpoint, number=1, action="deploy", state="live", primary=primary,
+                                            reason="first", created_by=project.owner, published_at=timezone.now())
+    live = EndpointRevision.objects.create(endpoint=endpoint, number=2, action="canary_set", state="live",
+                                           primary=primary, canary=canary, canary_share=10, reason="try",
+                                           created_by=project.owner, published_at=timezone.now())
+    live.shadows.set([shadow])
+    endpoint.live_revision = live
+    endpoint.save()
+    return endpoint
+
+
+def add_endpoints(org: Org):
+    return lambda count: [endpoint_row(org) for _ in range(count)]
+
+
+def test_deployments_page(org):
+    assert_constant_queries(client_for(org.outsider), "/deployments/", add_endpoints(org),
+                            links(r'href="/deployments/endpoints/([\w-]+)/"'), page_size=LARGE)
+
+
+def test_endpoint_list_api(org):
+    assert_constant_queries(client_for(org.outsider), "/api/v1/endpoints/", add_endpoints(org), api_rows,
+                            page_size=API_PAGE_SIZE)

@@ -444,3 +444,21 @@ def test_the_team_stops_a_retraining_schedule_from_the_project_page(project, del
     assert "None." in text_of(lead.get(f"/projects/{proj.pk}/"))
     response = lead.post(f"/projects/{proj.pk}/schedules/{model.pk}/stop/")
     assert flash(response) == [f"{model.name} has no retraining schedule."]
+
+
+def test_the_chair_suspends_and_reinstates_from_the_project_page(project):
+    from portal.tests.fixtures import client_for, flash, text_of
+
+    org, proj = project
+    assert "Suspend this project" not in text_of(client_for(org.lead).get(f"/projects/{proj.pk}/"))
+    refused = client_for(org.lead).post(f"/projects/{proj.pk}/state/", {"action": "suspend", "rationale": "x"})
+    assert any("Only the Council chair" in m for m in flash(refused))
+    chair = client_for(org.chair)
+    assert "Suspend this project" in text_of(chair.get(f"/projects/{proj.pk}/"))
+    response = chair.post(f"/projects/{proj.pk}/state/", {"action": "suspend", "rationale": "Drift alert reviewed"})
+    assert any("nothing new is deployed" in m for m in flash(response))
+    page = text_of(chair.get(f"/projects/{proj.pk}/"))
+    assert "Suspended by the Council chair: Drift alert reviewed" in page and "Reinstate this project" in page
+    chair.post(f"/projects/{proj.pk}/state/", {"action": "reinstate", "rationale": "Pipeline fixed"})
+    proj.refresh_from_db()
+    assert proj.state == "active" and proj.state_rationale == "Pipeline fixed"

@@ -1,0 +1,39 @@
+"""Read-only admin: endpoints change only through the services, behind the governance gate and
+with their audit events."""
+
+from django.contrib import admin
+
+from serving.models import Endpoint, EndpointRevision, PredictionRecord
+
+
+class ReadOnly(admin.ModelAdmin):
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] + [f.name for f in self.model._meta.many_to_many]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.method in ("GET", "HEAD")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(ReadOnly):
+    list_display = ("name", "project", "state", "live_revision", "created_at")
+    search_fields = ("name",)
+
+
+@admin.register(EndpointRevision)
+class EndpointRevisionAdmin(ReadOnly):
+    list_display = ("endpoint", "number", "action", "state", "primary", "canary", "canary_share", "created_by",
+                    "published_at")
+    list_filter = ("state", "action")
+
+
+@admin.register(PredictionRecord)
+class PredictionRecordAdmin(ReadOnly):
+    list_display = ("prediction_id", "endpoint", "revision", "model_version_id", "role", "latency_ms", "at")
+    list_filter = ("role",)
