@@ -14,7 +14,9 @@ def project_with_versions(n: int = 2, org=None, **overrides):
     dataset = demo_dataset(rows=50, by=org.lead)
     versions = [
         ModelVersion.objects.create(registered_model=model, version=i + 1, mlflow_run_id="", dataset=dataset,
-                                    params={"task": "regression", "framework": "lightgbm"})
+                                    params={"task": "regression", "framework": "lightgbm", "target": "minutes",
+                                            "numeric_features": ["distance_km", "items", "hour"],
+                                            "categorical_features": ["zone"]})
         for i in range(n)
     ]
     return org, project, versions
