@@ -52,6 +52,9 @@ def redis_server(_private_var_dir):
     else:
         client = redis_lib.Redis.from_url(settings.REDIS_URL)
         client.flushdb()
+        # The serving tier's own logical database (prediction log, replica reports) too: a
+        # previous run's entries would be drained into this run's database.
+        redis_lib.Redis.from_url(settings.SERVING_REDIS_URL).flushdb()
         yield client
 
 
