@@ -46,6 +46,18 @@ def revision_live_at(*, endpoint: Endpoint, at: dt.datetime) -> EndpointRevision
             .order_by("-published_at", "-number").first())
 
 
+def rollback_target(*, endpoint: Endpoint) -> ModelVersion | None:
+    """The version that was primary before the current one: the newest earlier live revision
+    whose primary was another version (None when there is none)."""
+    live = endpoint.live_revision
+    if live is None or live.primary_id is None:
+        return None
+    earlier = (endpoint.revisions.filter(state=RevisionState.LIVE, published_at__isnull=False, number__lt=live.number)
+               .exclude(primary__isnull=True).exclude(primary_id=live.primary_id)
+               .select_related("primary__registered_model").order_by("-number").first())
+    return earlier.primary if earlier else None
+
+
 def endpoints_serving_version(*, version: ModelVersion) -> list[dict[str, Any]]:
     """Where ``version`` serves now, and in which role."""
     found = []

@@ -20,7 +20,7 @@ from portal.models import User
 from portal.services import audit_record
 from portal.transitions import Transitions
 from registry.models import ModelVersion
-from serving import permissions, transport
+from serving import permissions, selectors, transport
 from serving.models import Endpoint, EndpointRevision, EndpointState, RevisionAction, RevisionState
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
@@ -92,16 +92,18 @@ def _lock(endpoint: Endpoint) -> Endpoint:
             .get(pk=endpoint.pk))
 
 
-def _deploy_in_progress(endpoint: Endpoint) -> EndpointRevision | None:
-    return endpoint.revisions.filter(state=RevisionState.PENDING).first()
-
-
 def _refuse_if_busy(endpoint: Endpoint) -> None:
-    pending = _deploy_in_progress(endpoint)
-    if pending is not None:
+    """One change at a time: a revision being checked, or one published whose job still waits
+    for the replicas, holds the endpoint until its job ends."""
+    from workers.models import Job
+
+    running = Job.objects.active().filter(kind="deploy").for_object(endpoint).first()
+    pending = endpoint.revisions.filter(state=RevisionState.PENDING).first()
+    if running is not None or pending is not None:
+        job_id = running.pk if running is not None else pending.job_id
         raise InvalidTransition(
-            f"A deploy of {endpoint.name} is running (revision {pending.number}, job #{pending.job_id}); wait for it "
-            "to finish or cancel it.", state="deploying", allowed_actions=[],
+            f"A deploy of {endpoint.name} is running (job #{job_id}); wait for it to finish or cancel it.",
+            state="deploying", allowed_actions=[],
         )
 
 
@@ -295,16 +297,6 @@ def deployment_shadow_remove(*, name: str, model_version: ModelVersion | int, re
         return _publish_now(endpoint, action=A.SHADOW_REMOVE, config=config, reason=reason, by=by)
 
 
-def _previous_primary(endpoint: Endpoint, current: ModelVersion) -> ModelVersion | None:
-    """The version that was primary before the current one: the newest earlier live revision
-    whose primary was another version."""
-    earlier = (endpoint.revisions.filter(state=RevisionState.LIVE, published_at__isnull=False,
-                                         number__lt=endpoint.live_revision.number)
-               .exclude(primary__isnull=True).exclude(primary=current).select_related("primary")
-               .order_by("-number").first())
-    return earlier.primary if earlier else None
-
-
 def deployment_rollback(*, name: str, reason: str, by: User):
     """The primary returns to the version that was primary before the current one; a canary is
     cleared; shadows stay."""
@@ -312,7 +304,7 @@ def deployment_rollback(*, name: str, reason: str, by: User):
     with transaction.atomic():
         endpoint = _endpoint_for_change(name, by, A.ROLLBACK, [])
         current = _config_of(endpoint.live_revision)
-        previous = _previous_primary(endpoint, current.primary)
+        previous = selectors.rollback_target(endpoint=endpoint)
         if previous is None:
             raise InvalidTransition(f"{name} has had no other primary version to roll back to.",
                                     state=endpoint.state, allowed_actions=["deploy"])

@@ -59,6 +59,7 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 
 
 def _example_instance(endpoint) -> dict:
+    """A row of the version's data to try: the first preview row with every feature present."""
     live = endpoint.live_revision
     version = live.primary if live is not None else None
     if version is None:
@@ -66,8 +67,9 @@ def _example_instance(endpoint) -> dict:
     features = [*version.params.get("numeric_features", []), *version.params.get("categorical_features", [])]
     preview = version.dataset.preview or {}
     columns = preview.get("columns") or []
-    first = (preview.get("rows") or [[]])[0]
-    row = dict(zip(columns, first))
+    rows = [dict(zip(columns, row)) for row in preview.get("rows") or []] or [{}]
+    complete = [row for row in rows if all(row.get(name) is not None for name in features)]
+    row = (complete or rows)[0]
     return {name: row.get(name) for name in features}
 
 
@@ -124,8 +126,12 @@ def endpoint_detail(request: HttpRequest, name: str) -> HttpResponse:
         "approval": selectors.approval_of(project.proposal),
         "can_deploy": can, "deploy_refusal": refusal,
         "can_undeploy": can or _is_chair(request.user),
-        "revisions": revisions, "pending": next((r for r in revisions if r.state == RevisionState.PENDING), None),
-        "versions": versions, "serving_url": url,
+        "revisions": revisions,
+        # Until its job ends, a change is still rolling out, even once published.
+        "pending": next((r for r in revisions if r.state == RevisionState.PENDING
+                         or (r.job is not None and not r.job.is_finished)), None),
+        "rollback_to": selectors.rollback_target(endpoint=endpoint),
+        "versions": versions, "serving_url": url, "v2_url": f"{settings.SERVING_URL}/v2/models/{endpoint.name}/infer",
         "try_body": body, "curl": _curl(url, body),
         "summary": stats.summary([lat for _, lat in rows], minutes=WINDOW_MINUTES, errors=errors),
         "traffic": _figure_html(charts.traffic_figure({endpoint.name: stats.per_minute(rows, start=start,

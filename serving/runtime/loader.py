@@ -74,6 +74,24 @@ def version_folder(cache_dir: Path, version: dict[str, Any]) -> Path:
     return Path(cache_dir) / safe / str(version["version"])
 
 
+def _artifact_uri(model_uri: str, tracking_uri: str | None) -> str:
+    """Where a ``models:/name/version`` (or ``models:/name@alias``) lives, asked of the given
+    store: MLflow resolves ``models:/`` through its process-wide registry URI otherwise, which in
+    a fresh worker or replica is not the portal's store."""
+    if not model_uri.startswith("models:/"):
+        return model_uri
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name_part = model_uri[len("models:/"):]
+    if "@" in name_part:
+        name, alias = name_part.split("@", 1)
+        number = client.get_model_version_by_alias(name, alias).version
+    else:
+        name, _, number = name_part.rpartition("/")
+    return client.get_model_version_download_uri(name, str(number))
+
+
 def version_download(version: dict[str, Any], cache_dir: Path, tracking_uri: str | None = None) -> Path:
     """The version's model folder (and run preprocessing) in the cache; downloaded once."""
     import mlflow.artifacts
@@ -90,8 +108,8 @@ def version_download(version: dict[str, Any], cache_dir: Path, tracking_uri: str
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        mlflow.artifacts.download_artifacts(artifact_uri=version["model_uri"], dst_path=str(staging / "dl"),
-                                            tracking_uri=tracking_uri)
+        mlflow.artifacts.download_artifacts(artifact_uri=_artifact_uri(version["model_uri"], tracking_uri),
+                                            dst_path=str(staging / "dl"), tracking_uri=tracking_uri)
         downloaded = staging / "dl"
         # download_artifacts puts a folder URI's files under its last path element.
         inner = [p for p in downloaded.iterdir()]

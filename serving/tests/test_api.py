@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from serving.models import Endpoint, EndpointRevision
 from serving.services import revision_go_live
-from serving.tests.factories import project_with_versions
+from serving.tests.factories import publish, project_with_versions
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +19,6 @@ def client_for(user) -> APIClient:
     return client
 
 
-def publish(job_body):
-    revision = EndpointRevision.objects.get(pk=job_body["job"]["params"]["revision_id"])
-    revision_go_live(endpoint=Endpoint.objects.get(pk=revision.endpoint_id), revision=revision, by=revision.created_by)
 
 
 @pytest.fixture

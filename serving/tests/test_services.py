@@ -12,18 +12,12 @@ from proposals.models import Proposal
 from registry import services as registry_services
 from serving import selectors, services
 from serving.models import Endpoint, EndpointRevision, RevisionState
-from serving.tests.factories import infra_engineer, project_with_versions
+from serving.tests.factories import publish, infra_engineer, project_with_versions
 from workers.models import Job
 
 pytestmark = pytest.mark.django_db
 
 
-def _publish(job):
-    """What the deploy job does once its checks pass (the checks need a real model; see tests/)."""
-    revision = EndpointRevision.objects.get(pk=job.params["revision_id"])
-    endpoint = Endpoint.objects.get(pk=revision.endpoint_id)
-    services.revision_go_live(endpoint=endpoint, revision=revision, by=revision.created_by)
-    return revision
 
 
 @pytest.fixture
@@ -31,7 +25,7 @@ def deployed(django_capture_on_commit_callbacks):
     org, project, (v1, v2) = project_with_versions()
     with django_capture_on_commit_callbacks(execute=False):
         job = services.deployment_deploy(name="delivery-eta", model_version=v1, reason="First model", by=org.lead)
-        _publish(job)
+        publish(job)
     return org, project, v1, v2
 
 
@@ -70,7 +64,7 @@ def test_who_may_deploy(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         # The team's ML engineer and any ML infrastructure engineer may.
         services.deployment_deploy(name="eta", model_version=v1, reason="go", by=org.engineer)
-        _publish(Job.objects.get(kind="deploy"))
+        publish(Job.objects.get(kind="deploy"))
         services.deployment_shadow_add(name="eta", model_version=v2, reason="shadow it", by=infra_engineer())
 
 
@@ -145,8 +139,8 @@ def test_rollback_returns_to_the_previous_primary_and_history_answers_for_any_ti
     endpoint = Endpoint.objects.get(name="delivery-eta")
     first_live = timezone.now()
     with django_capture_on_commit_callbacks(execute=False):
-        _publish(services.deployment_shadow_add(name="delivery-eta", model_version=v2, reason="shadow v2", by=org.lead))
-        _publish(services.deployment_deploy(name="delivery-eta", model_version=v2, reason="v2 won", by=org.lead))
+        publish(services.deployment_shadow_add(name="delivery-eta", model_version=v2, reason="shadow v2", by=org.lead))
+        publish(services.deployment_deploy(name="delivery-eta", model_version=v2, reason="v2 won", by=org.lead))
         second_live = timezone.now()
         rollback = services.deployment_rollback(name="delivery-eta", reason="v2 drifts", by=org.lead)
     revision = EndpointRevision.objects.get(pk=rollback.params["revision_id"])
