@@ -128,21 +128,32 @@ def deploy_run(job) -> dict[str, Any]:
 DRAINED_KEY = "serving:predictions:drained"
 
 
-def _record(entry_id: bytes, fields: dict[bytes, bytes]) -> PredictionRecord | None:
+def records_of(entry_id: bytes, fields: dict[bytes, bytes]) -> list[PredictionRecord]:
+    """The predictions of one stream entry: one request's, in order (``prediction_ids``,
+    ``inputs``, ``outputs``), or one prediction in the older one-entry-per-prediction form."""
     try:
         get = {k.decode(): v.decode() for k, v in fields.items()}
         role = get["role"]
         if role not in PredictionRole.values:
-            return None
-        return PredictionRecord(
-            prediction_id=get["prediction_id"][:40], endpoint=get["endpoint"][:100], revision=int(get["revision"]),
-            model_version_id=int(get["model_version_id"]), role=role, inputs=json.loads(get["inputs"]),
-            output=json.loads(get["output"]), latency_ms=float(get["latency_ms"]),
-            at=dt.datetime.fromtimestamp(float(get["at"]), tz=dt.timezone.utc),
-        )
-    except (KeyError, ValueError, UnicodeDecodeError):
+            return []
+        common = dict(endpoint=get["endpoint"][:100], revision=int(get["revision"]),
+                      model_version_id=int(get["model_version_id"]), role=role,
+                      latency_ms=float(get["latency_ms"]),
+                      at=dt.datetime.fromtimestamp(float(get["at"]), tz=dt.timezone.utc))
+        if "prediction_ids" not in get:
+            return [PredictionRecord(prediction_id=get["prediction_id"][:40], inputs=json.loads(get["inputs"]),
+                                     output=json.loads(get["output"]), **common)]
+        ids, inputs, outputs = (json.loads(get[k]) for k in ("prediction_ids", "inputs", "outputs"))
+        features = json.loads(get.get("features") or "[]")
+        if not len(ids) == len(inputs) == len(outputs):
+            raise ValueError("lists of different lengths")
+        return [PredictionRecord(prediction_id=str(pid)[:40], output=output,
+                                 inputs=instance if isinstance(instance, dict) else dict(zip(features, instance)),
+                                 **common)
+                for pid, instance, output in zip(ids, inputs, outputs)]
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError):
         logger.warning("prediction log entry %s is malformed; skipped", entry_id)
-        return None
+        return []
 
 
 def prediction_drain_run(job) -> dict[str, Any]:
@@ -160,8 +171,11 @@ def prediction_drain_run(job) -> dict[str, Any]:
         entries = client.xrange(stream, min=f"({start}" if start != "0-0" else "-", count=batch)
         if not entries:
             break
-        records = [r for r in (_record(i, f) for i, f in entries) if r is not None]
-        skipped += len(entries) - len(records)
+        records = []
+        for entry_id, fields in entries:
+            found = records_of(entry_id, fields)
+            skipped += not found
+            records += found
         PredictionRecord.objects.bulk_create(records, ignore_conflicts=True, batch_size=500)
         stored += len(records)
         start = entries[-1][0].decode()
@@ -170,5 +184,5 @@ def prediction_drain_run(job) -> dict[str, Any]:
         job.progress(min(95, 5 + stored // max(batch, 1)), f"{stored} predictions stored")
         if len(entries) < batch:
             break
-    job.log(f"Stored {stored} predictions" + (f"; skipped {skipped} malformed entries." if skipped else "."))
+    job.log(f"Stored {stored} predictions" + (f"; skipped {skipped} malformed log entries." if skipped else "."))
     return {"stored": stored, "skipped": skipped, "drained_to": start}
