@@ -128,6 +128,10 @@ def deploy_run(job) -> dict[str, Any]:
 DRAINED_KEY = "serving:predictions:drained"
 
 
+def _when(epoch) -> dt.datetime:
+    return dt.datetime.fromtimestamp(float(epoch), tz=dt.timezone.utc)
+
+
 def records_of(entry_id: bytes, fields: dict[bytes, bytes]) -> list[PredictionRecord]:
     """The predictions of one stream entry: one request's, in order (``prediction_ids``,
     ``inputs``, ``outputs``), or one prediction in the older one-entry-per-prediction form."""
@@ -137,20 +141,23 @@ def records_of(entry_id: bytes, fields: dict[bytes, bytes]) -> list[PredictionRe
         if role not in PredictionRole.values:
             return []
         common = dict(endpoint=get["endpoint"][:100], revision=int(get["revision"]),
-                      model_version_id=int(get["model_version_id"]), role=role,
-                      latency_ms=float(get["latency_ms"]),
-                      at=dt.datetime.fromtimestamp(float(get["at"]), tz=dt.timezone.utc))
+                      model_version_id=int(get["model_version_id"]), role=role)
+        latency, at = json.loads(get["latency_ms"]), json.loads(get["at"])
         if "prediction_ids" not in get:
             return [PredictionRecord(prediction_id=get["prediction_id"][:40], inputs=json.loads(get["inputs"]),
-                                     output=json.loads(get["output"]), **common)]
+                                     output=json.loads(get["output"]), latency_ms=float(latency), at=_when(at),
+                                     **common)]
         ids, inputs, outputs = (json.loads(get[k]) for k in ("prediction_ids", "inputs", "outputs"))
+        n = len(ids)
+        latencies = latency if isinstance(latency, list) else [latency] * n
+        ats = at if isinstance(at, list) else [at] * n
         features = json.loads(get.get("features") or "[]")
-        if not len(ids) == len(inputs) == len(outputs):
+        if not n == len(inputs) == len(outputs) == len(latencies) == len(ats):
             raise ValueError("lists of different lengths")
-        return [PredictionRecord(prediction_id=str(pid)[:40], output=output,
+        return [PredictionRecord(prediction_id=str(pid)[:40], output=output, latency_ms=float(lat), at=_when(when),
                                  inputs=instance if isinstance(instance, dict) else dict(zip(features, instance)),
                                  **common)
-                for pid, instance, output in zip(ids, inputs, outputs)]
+                for pid, instance, output, lat, when in zip(ids, inputs, outputs, latencies, ats)]
     except (KeyError, ValueError, TypeError, UnicodeDecodeError):
         logger.warning("prediction log entry %s is malformed; skipped", entry_id)
         return []
