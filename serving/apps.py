@@ -21,5 +21,5 @@ def _probe_serving() -> str:
 
     replicas = control.replicas_list(transport.client())
     if not replicas:
-        raise RuntimeError("no serving replica reports to Redis; is the serving process running?")
+        return "no serving replica is running (start python -m serving.runtime)"
     return f"{len(replicas)} replica(s): " + ", ".join(f"{r.get('host')}:{r.get('port')}" for r in replicas)

@@ -102,7 +102,7 @@ def deploy_run(job) -> dict[str, Any]:
     job.check_cancelled()
     job.progress(70, f"Publishing revision {revision.number}")
     with transaction.atomic():
-        locked = Endpoint.objects.select_for_update().select_related("live_revision").get(pk=endpoint.pk)
+        locked = Endpoint.objects.select_for_update(of=("self",)).select_related("live_revision").get(pk=endpoint.pk)
         EndpointRevision.objects.filter(pk=revision.pk).update(checks=checks)
         revision.checks = checks
         services.revision_go_live(endpoint=locked, revision=revision, by=revision.created_by)

@@ -145,10 +145,10 @@ def test_deploy_predict_shadow_canary_promote_rollback_undeploy(project_versions
     # The log reaches the database, once, however often it is drained.
     drain = Job.objects.create(kind="prediction_drain", params={})
     first = serving_jobs.prediction_drain_run(JobRun(drain))
-    serving_jobs.prediction_drain_run(JobRun(drain))
+    second = serving_jobs.prediction_drain_run(JobRun(drain))
     roles = set(PredictionRecord.objects.filter(endpoint="eta").values_list("role", flat=True))
     assert first["stored"] > 0 and {"primary", "canary", "shadow"} <= roles
-    assert PredictionRecord.objects.filter(endpoint="eta").count() == first["stored"]
+    assert PredictionRecord.objects.filter(endpoint="eta").count() == first["stored"] + second["stored"]
 
     response = api.post("/api/v1/endpoints/eta/undeploy/", {"reason": "Retired"}, format="json")
     assert response.status_code == 200 and response.json()["state"] == "undeployed"

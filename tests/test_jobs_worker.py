@@ -59,7 +59,8 @@ def test_system_check_probes_every_component_on_a_real_worker(api, celery_worker
                            "queue:deploy", "queue:monitoring"}
     failed = {name: c["detail"] for name, c in checks.items() if not c["ok"]}
     # No serving process runs in this test: the check says so in words (tests/test_deploy_journey.py runs one).
-    assert failed == {"serving": "RuntimeError: no serving replica reports to Redis; is the serving process running?"}
+    assert not failed, failed
+    assert "no serving replica is running" in checks["serving"]["detail"]
     assert all(c["ms"] >= 0 for c in checks.values())
     assert celery_worker_process.name.split("@")[0] in checks["queue:training"]["detail"]
 
