@@ -12,7 +12,7 @@ from tests.browser import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-COMPONENTS = {"database", "redis", "broker", "mlflow", "queue:default", "queue:training", "queue:deploy",
+COMPONENTS = {"database", "redis", "broker", "mlflow", "serving", "queue:default", "queue:training", "queue:deploy",
               "queue:monitoring"}
 
 
