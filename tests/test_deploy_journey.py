@@ -18,6 +18,7 @@ from registry import services as registry_services
 from registry.models import ModelVersion
 from registry.tests.factories import DELIVERY_FEATURES, approved_project, demo_dataset
 from serving import jobs as serving_jobs
+from serving import transport
 from serving.models import PredictionRecord
 from tests.test_serving_process import Server
 from workers.models import Job, JobState
@@ -69,6 +70,8 @@ def project_versions(celery_worker_process):
 
 @pytest.fixture
 def serving(tmp_path, project_versions):
+    # Earlier tests' requests share the serving tier's Redis: start from an empty log.
+    transport.client().delete("serving:predictions", serving_jobs.DRAINED_KEY)
     server = Server(tmp_path, tmp_path / "unused.json",
                     {"SERVING_MANIFEST_SOURCE": "serving.manifest.manifest_from_database",
                      "SERVING_RECONCILE_SECONDS": "2"})
@@ -118,6 +121,7 @@ def test_deploy_predict_shadow_canary_promote_rollback_undeploy(project_versions
     many = [{**INSTANCE, "distance_km": 1 + i / 10} for i in range(200)]
     status, body = serving.request("POST", "/v1/models/eta:predict", {"instances": many})
     assert status == 200 and set(body["versions"]) == {v1.version, v2.version}
+    canary_ids = body["prediction_ids"]
 
     assert _deploy(api, "canary/promote", {"reason": "v2 won the canary"})["state"] == "succeeded"
     status, body = serving.request("POST", "/v1/models/eta:predict", {"instances": [INSTANCE]})
@@ -148,7 +152,9 @@ def test_deploy_predict_shadow_canary_promote_rollback_undeploy(project_versions
     second = serving_jobs.prediction_drain_run(JobRun(drain))
     roles = set(PredictionRecord.objects.filter(endpoint="eta").values_list("role", flat=True))
     assert first["stored"] > 0 and {"primary", "canary", "shadow"} <= roles
-    assert PredictionRecord.objects.filter(endpoint="eta").count() == first["stored"] + second["stored"]
+    assert PredictionRecord.objects.count() == first["stored"] + second["stored"]
+    served = PredictionRecord.objects.filter(prediction_id__in=canary_ids).exclude(role="shadow")
+    assert served.count() == len(canary_ids) == 200
 
     response = api.post("/api/v1/endpoints/eta/undeploy/", {"reason": "Retired"}, format="json")
     assert response.status_code == 200 and response.json()["state"] == "undeployed"
