@@ -4,3 +4,21 @@ from django.apps import AppConfig
 class ObservabilityConfig(AppConfig):
     name = "observability"
     verbose_name = "Observability"
+
+    def ready(self) -> None:
+        from serving.signals import revision_published
+        from workers import kinds
+
+        kinds.register("monitor_run", label="Monitor run", queue="monitoring", handler="observability.jobs.monitor_run")
+        kinds.register("monitoring_retention", label="Monitoring retention", queue="monitoring",
+                       handler="observability.services.retention_run", default_schedule="17 3 * * *", system=True)
+        revision_published.connect(_monitor_on_first_deploy, dispatch_uid="observability.default_monitor")
+
+
+def _monitor_on_first_deploy(sender, endpoint, revision, **kwargs) -> None:
+    """Every deployment is monitored from its first deploy, without anyone setting it up."""
+    if revision.primary_id is None:
+        return
+    from observability.services import monitor_ensure_default
+
+    monitor_ensure_default(endpoint=endpoint, by=revision.created_by)

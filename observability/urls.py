@@ -1,9 +1,18 @@
 from django.urls import path
 
-from portal.views import section_empty
+from observability import views
 
 app_name = "observability"
 
 urlpatterns = [
-    path("", section_empty, {"section": "monitoring"}, name="monitoring"),
+    path("", views.monitoring_home, name="monitoring"),
+    path("endpoints/<slug:name>/", views.endpoint_monitoring, name="endpoint_monitoring"),
+    path("endpoints/<slug:name>/panel/", views.endpoint_panel, name="endpoint_panel"),
+    path("monitors/<int:monitor_id>/tune/", views.monitor_tune, name="monitor_tune"),
+    path("monitors/<int:monitor_id>/run/", views.monitor_run_now, name="monitor_run"),
+    path("alerts/<int:alert_id>/<slug:action>/", views.alert_action, name="alert_action"),
+    path("versions/<int:version_id>/panel/", views.version_panel, name="version_panel"),
+    path("projects/<int:project_id>/panel/", views.project_panel, name="project_panel"),
+    path("projects/<int:project_id>/promise/", views.promise_set, name="promise_set"),
+    path("promises/panel/", views.promises_panel, name="promises_panel"),
 ]

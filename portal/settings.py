@@ -240,6 +240,17 @@ SERVING_VERIFY_ROWS = env.int("SERVING_VERIFY_ROWS", default=200)
 # Logged predictions drained from Redis per batch.
 PREDICTION_DRAIN_BATCH = env.int("PREDICTION_DRAIN_BATCH", default=2000)
 
+# --- monitoring ----------------------------------------------------------------------------
+# Logged predictions (and their labels and monitor runs) older than this are deleted every night.
+PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
+# A new deployment's default monitor: how often it runs and the window of traffic it reads.
+MONITOR_DEFAULT_SCHEDULE = env.str("MONITOR_DEFAULT_SCHEDULE", default="*/15 * * * *")
+MONITOR_DEFAULT_WINDOW_MINUTES = env.int("MONITOR_DEFAULT_WINDOW_MINUTES", default=60)
+# Most predictions one monitor run reads (the newest of its window).
+MONITOR_MAX_ROWS = env.int("MONITOR_MAX_ROWS", default=200_000)
+# A project misses its promise when every run with labels in this many hours misses the target.
+PROMISE_SUSTAINED_HOURS = env.int("PROMISE_SUSTAINED_HOURS", default=72)
+
 # --- auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "portal.User"
 LOGIN_URL = "login"

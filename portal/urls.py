@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import views
+from observability import api as observability_api
 from portal.api import AuditEventListApi
 from proposals import api as proposals_api
 from registry import api as registry_api
@@ -44,6 +45,18 @@ api_v1 = [
     path("endpoints/<slug:name>/rollback/", serving_api.EndpointRollbackApi.as_view(), name="endpoint-rollback"),
     path("endpoints/<slug:name>/undeploy/", serving_api.EndpointUndeployApi.as_view(), name="endpoint-undeploy"),
     path("endpoints/<slug:name>/history/", serving_api.EndpointHistoryApi.as_view(), name="endpoint-history"),
+    path("monitors/", observability_api.MonitorListApi.as_view(), name="monitor-list"),
+    path("monitors/<int:monitor_id>/", observability_api.MonitorDetailApi.as_view(), name="monitor-detail"),
+    path("monitors/<int:monitor_id>/run/", observability_api.MonitorRunStartApi.as_view(), name="monitor-run"),
+    path("monitor-runs/", observability_api.MonitorRunListApi.as_view(), name="monitor-run-list"),
+    path("labels/", observability_api.LabelsApi.as_view(), name="labels"),
+    path("alerts/", observability_api.AlertListApi.as_view(), name="alert-list"),
+    path("alerts/<int:alert_id>/acknowledge/", observability_api.AlertAcknowledgeApi.as_view(),
+         name="alert-acknowledge"),
+    path("alerts/<int:alert_id>/resolve/", observability_api.AlertResolveApi.as_view(), name="alert-resolve"),
+    path("projects/<int:project_id>/maturity/", observability_api.ProjectMaturityApi.as_view(),
+         name="project-maturity"),
+    path("projects/<int:project_id>/promise/", observability_api.ProjectPromiseApi.as_view(), name="project-promise"),
     path("datasets/", registry_api.DatasetListApi.as_view(), name="dataset-list"),
     path("datasets/<int:dataset_id>/", registry_api.DatasetDetailApi.as_view(), name="dataset-detail"),
     path("training-jobs/", registry_api.TrainingJobListApi.as_view(), name="training-job-list"),

@@ -176,3 +176,14 @@ def role_outputs(*, endpoint: str, start: dt.datetime, limit: int = 20_000) -> l
     """(prediction id, role, version id, output, latency) of an endpoint's recent predictions."""
     return list(PredictionRecord.objects.filter(endpoint=endpoint, at__gte=start).order_by("-at")
                 .values_list("prediction_id", "role", "model_version_id", "output", "latency_ms")[:limit])
+
+
+def prediction_versions(*, prediction_ids: list[str], chunk: int = 2000) -> dict[str, tuple[str, int]]:
+    """prediction id -> (endpoint, version id) of the answer given (primary or canary, not shadow)."""
+    found: dict[str, tuple[str, int]] = {}
+    for i in range(0, len(prediction_ids), chunk):
+        rows = (PredictionRecord.objects.filter(prediction_id__in=prediction_ids[i:i + chunk])
+                .exclude(role="shadow").values_list("prediction_id", "endpoint", "model_version_id"))
+        for prediction_id, endpoint, version_id in rows:
+            found[prediction_id] = (endpoint, version_id)
+    return found

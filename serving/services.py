@@ -20,8 +20,8 @@ from portal.models import User
 from portal.services import audit_record
 from portal.transitions import Transitions
 from registry.models import ModelVersion
-from serving import permissions, selectors, transport
-from serving.models import Endpoint, EndpointRevision, EndpointState, RevisionAction, RevisionState
+from serving import permissions, selectors, signals, transport
+from serving.models import Endpoint, EndpointRevision, EndpointState, PredictionRecord, RevisionAction, RevisionState
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 A = RevisionAction
@@ -164,6 +164,7 @@ def revision_go_live(*, endpoint: Endpoint, revision: EndpointRevision, by: User
                  data={"revision": revision.number, "previous_revision": previous.number if previous else None,
                        "action": revision.action, "reason": revision.reason, "job_id": revision.job_id})
     transaction.on_commit(transport.change_publish)
+    signals.revision_published.send(sender=Endpoint, endpoint=endpoint, revision=revision)
 
 
 def _version(model_version: ModelVersion | int) -> ModelVersion:
@@ -331,3 +332,13 @@ def _is_chair(user: User) -> bool:
     from proposals.permissions import is_chair
 
     return is_chair(user)
+
+
+def predictions_purge(*, before, batch: int = 10_000) -> int:
+    """Delete logged predictions older than ``before``, in batches (no long lock on a busy table)."""
+    deleted = 0
+    while True:
+        ids = list(PredictionRecord.objects.filter(at__lt=before).values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        deleted += PredictionRecord.objects.filter(pk__in=ids).delete()[0]

@@ -16,6 +16,7 @@ from proposals.services.council import (
 )
 from proposals.services.meetings import (
     agenda_build,
+    agenda_follow_up_add,
     agenda_item_add,
     agenda_item_move,
     meeting_attendance_set,
@@ -38,6 +39,7 @@ from proposals.services.proposals import (
 )
 
 __all__ = [
+    "agenda_follow_up_add",
     "CONTENT_FIELDS", "FIELD_LABELS", "REQUIRED_TO_SUBMIT",
     "agenda_build", "agenda_item_add", "agenda_item_move", "chair_decide", "chair_next_candidate", "chair_rotate",
     "council_vote_cast", "council_vote_close", "meeting_attendance_set", "meeting_next", "meeting_notes_update",

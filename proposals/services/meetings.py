@@ -81,6 +81,21 @@ def _agenda_add_escalation(proposal: Proposal, meeting: Meeting | None = None) -
 
 
 @transaction.atomic
+def agenda_follow_up_add(*, title: str, notes: str = "", proposal: Proposal | None = None) -> AgendaItem:
+    """A follow-up the portal itself puts on the next ML Review (an alert, a missed promise);
+    the same title about the same proposal is on a meeting's agenda once."""
+    meeting = _lock_meeting(meeting_next())
+    title = title[:200]
+    existing = meeting.items.filter(kind=ItemKind.FOLLOW_UP, title=title, proposal=proposal).first()
+    if existing is not None:
+        return existing
+    item = AgendaItem.objects.create(meeting=meeting, position=_next_position(meeting), kind=ItemKind.FOLLOW_UP,
+                                     title=title, proposal=proposal, notes=notes)
+    audit_record(actor=None, verb="agenda.item_added", obj=meeting, data={"item": item.pk, "title": item.title})
+    return item
+
+
+@transaction.atomic
 def agenda_build(*, meeting: Meeting) -> Meeting:
     """Bring a scheduled meeting's agenda up to date: every proposal in council review without an
     open vote, and every escalation still waiting for the chair."""

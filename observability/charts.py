@@ -1,0 +1,116 @@
+"""Monitoring charts: pure functions from numbers to Plotly figures, no ORM inside."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import plotly.graph_objects as go
+
+FONT = dict(family="-apple-system, Segoe UI, Roboto, DejaVu Sans, Arial, sans-serif", size=12, color="#1b2430")
+COLOURS = ["#2563eb", "#d97706", "#15803d", "#9333ea", "#0891b2", "#be185d", "#4d7c0f", "#92400e"]
+WARN, ALERT = "#d97706", "#dc2626"
+REFERENCE, CURRENT = "#98a2b3", "#2563eb"
+
+Series = dict[str, list[tuple[dt.datetime, float]]]
+
+
+def _layout(fig: go.Figure, height: int, **extra) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=55, r=20, t=30, b=40), paper_bgcolor="rgba(0,0,0,0)",
+                      plot_bgcolor="rgba(0,0,0,0)", font=FONT,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **extra)
+    fig.update_xaxes(showgrid=False)
+    fig.update_yaxes(gridcolor="#eef1f5", zeroline=False)
+    return fig
+
+
+def _threshold(fig: go.Figure, value: float | None, label: str, colour: str) -> None:
+    if value is None:
+        return
+    fig.add_hline(y=value, line=dict(color=colour, dash="dash", width=1),
+                  annotation=dict(text=label, font=dict(size=11, color=colour), xanchor="left"),
+                  annotation_position="top left")
+
+
+def drift_over_time_figure(series: Series, *, warn: float | None, alert: float | None, label: str = "PSI",
+                           highlight: str | None = None) -> go.Figure:
+    """One line per feature; the warn and alert thresholds drawn as dashed lines."""
+    fig = go.Figure()
+    for i, (feature, points) in enumerate(sorted(series.items())):
+        strong = highlight is None or feature == highlight
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=feature or "prediction",
+                                 mode="lines+markers", marker=dict(size=4),
+                                 line=dict(color=COLOURS[i % len(COLOURS)], width=2.5 if feature == highlight else 1.5),
+                                 opacity=1.0 if strong else 0.35))
+    _threshold(fig, warn, f"warn {warn:g}" if warn is not None else "", WARN)
+    _threshold(fig, alert, f"alert {alert:g}" if alert is not None else "", ALERT)
+    fig.update_yaxes(title_text=label, rangemode="tozero")
+    return _layout(fig, 320)
+
+
+def heatmap_figure(series: Series, *, alert: float | None, label: str = "PSI") -> go.Figure:
+    """Feature by time: each cell a run's statistic; colours saturate at twice the alert threshold."""
+    times = sorted({at for points in series.values() for at, _ in points})
+    features = sorted(series)
+    index = {t: i for i, t in enumerate(times)}
+    grid = [[None] * len(times) for _ in features]
+    for row, feature in enumerate(features):
+        for at, value in series[feature]:
+            grid[row][index[at]] = value
+    top = (alert or 0.2) * 2
+    fig = go.Figure(go.Heatmap(z=grid, x=times, y=features, zmin=0, zmax=top, hoverongaps=False,
+                               colorscale=[[0, "#f0fdf4"], [0.25, "#bbf7d0"], [0.5, "#fde68a"], [1.0, "#dc2626"]],
+                               colorbar=dict(title=dict(text=label), thickness=12)))
+    return _layout(fig, max(200, 40 + 26 * len(features)))
+
+
+def distribution_figure(histogram: dict, *, label: str) -> go.Figure:
+    """The window's distribution against the reference's, on the reference's bins (or categories)."""
+    names = histogram.get("labels") or histogram.get("categories") or _bin_labels(histogram.get("edges") or [])
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=names, y=histogram.get("reference") or [], name="training (reference)",
+                         marker_color=REFERENCE))
+    fig.add_trace(go.Bar(x=names, y=histogram.get("current") or [], name="this window", marker_color=CURRENT))
+    fig.update_layout(barmode="group", bargap=0.15)
+    fig.update_yaxes(title_text="share of rows", tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(title_text=label, type="category")
+    return _layout(fig, 280)
+
+
+def _bin_labels(edges: list[float]) -> list[str]:
+    if not edges:
+        return ["all"]
+    fmt = lambda v: f"{v:.3g}"  # noqa: E731
+    labels = [f"≤ {fmt(edges[0])}"]
+    labels += [f"{fmt(a)} – {fmt(b)}" for a, b in zip(edges, edges[1:])]
+    labels.append(f"> {fmt(edges[-1])}")
+    return labels
+
+
+def quality_figure(points: list[tuple[dt.datetime, float]], *, metric: str, target: float | None = None,
+                   lower_is_better: bool = True) -> go.Figure:
+    """A quality metric over time, with the promised target drawn."""
+    fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=metric, mode="lines+markers",
+                               line=dict(color=COLOURS[0]), marker=dict(size=5)))
+    if target is not None:
+        _threshold(fig, target, f"promised {'≤' if lower_is_better else '≥'} {target:g}", ALERT)
+    fig.update_yaxes(title_text=metric.replace("_", " "))
+    return _layout(fig, 260)
+
+
+def rates_figure(series: Series, *, label: str) -> go.Figure:
+    fig = go.Figure()
+    for i, (feature, points) in enumerate(sorted(series.items())):
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=feature or "prediction",
+                                 mode="lines", line=dict(color=COLOURS[i % len(COLOURS)])))
+    fig.update_yaxes(title_text=label, tickformat=".0%", rangemode="tozero")
+    return _layout(fig, 240)
+
+
+def maturity_figure(counts: dict[int, int], names: dict[int, str], *, title: str) -> go.Figure:
+    levels = sorted(names)
+    fig = go.Figure(go.Bar(x=[counts.get(level, 0) for level in levels], y=[f"{level} · {names[level]}" for level in levels],
+                           orientation="h", marker_color=COLOURS[0], text=[counts.get(level, 0) for level in levels],
+                           textposition="auto"))
+    fig.update_xaxes(title_text="projects", dtick=1, rangemode="tozero")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, 60 + 34 * len(levels), title=dict(text=title, font=dict(size=13)))
