@@ -6,6 +6,8 @@ class ObservabilityConfig(AppConfig):
     verbose_name = "Observability"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from serving.signals import revision_published
         from workers import kinds
 
@@ -13,6 +15,7 @@ class ObservabilityConfig(AppConfig):
         kinds.register("monitoring_retention", label="Monitoring retention", queue="monitoring",
                        handler="observability.services.retention_run", default_schedule="17 3 * * *", system=True)
         revision_published.connect(_monitor_on_first_deploy, dispatch_uid="observability.default_monitor")
+        post_migrate.connect(_monitor_every_endpoint, sender=self, dispatch_uid="observability.monitors_ensure")
 
 
 def _monitor_on_first_deploy(sender, endpoint, revision, **kwargs) -> None:
@@ -22,3 +25,14 @@ def _monitor_on_first_deploy(sender, endpoint, revision, **kwargs) -> None:
     from observability.services import monitor_ensure_default
 
     monitor_ensure_default(endpoint=endpoint, by=revision.created_by)
+
+
+def _monitor_every_endpoint(sender, **kwargs) -> None:
+    """Endpoints deployed before monitoring existed get their default monitor at migrate."""
+    from observability.models import Monitor
+    from observability.services import monitor_ensure_default
+    from serving.models import Endpoint
+
+    for endpoint in Endpoint.objects.filter(live_revision__primary__isnull=False).exclude(
+            pk__in=Monitor.objects.values("endpoint_id")):
+        monitor_ensure_default(endpoint=endpoint)

@@ -30,6 +30,16 @@ def test_seed_demo_builds_a_complete_story_and_is_safe_to_run_again(django_captu
     assert PredictionRecord.objects.filter(endpoint="delivery-eta", role="shadow").count() > 100
     assert "delivery-eta" in serving_manifest()["endpoints"]
 
+    # Monitoring: hourly runs, the couriers' load drifting lately, an open alert on the agenda, a promise.
+    from observability.models import Alert, MonitorRun, QualityPromise
+
+    runs = MonitorRun.objects.filter(monitor__endpoint=endpoint).order_by("window_end")
+    assert runs.count() >= 12 and runs.first().drifted == [] and "courier_load" in runs.last().drifted
+    assert runs.filter(quality__rows__gt=50).count() >= 10
+    alert = Alert.objects.get(endpoint="delivery-eta", condition="feature_drift")
+    assert alert.state == "open" and alert.features == ["courier_load"] and alert.agenda_item_id
+    assert QualityPromise.objects.get(project=endpoint.project).metric == "mae"
+
     counts = (User.objects.count(), Proposal.objects.count(), Meeting.objects.count(), PredictionRecord.objects.count())
     with django_capture_on_commit_callbacks(execute=False):
         call_command("seed_demo")
