@@ -12,6 +12,8 @@ class ObservabilityConfig(AppConfig):
         from workers import kinds
 
         kinds.register("monitor_run", label="Monitor run", queue="monitoring", handler="observability.jobs.monitor_run")
+        kinds.register("reference_backfill", label="Reference sample", queue="monitoring",
+                       handler="observability.backfill.reference_backfill_run")
         kinds.register("monitoring_retention", label="Monitoring retention", queue="monitoring",
                        handler="observability.services.retention_run", default_schedule="17 3 * * *", system=True)
         revision_published.connect(_monitor_on_first_deploy, dispatch_uid="observability.default_monitor")

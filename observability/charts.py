@@ -23,12 +23,13 @@ def _layout(fig: go.Figure, height: int, **extra) -> go.Figure:
     return fig
 
 
-def _threshold(fig: go.Figure, value: float | None, label: str, colour: str) -> None:
+def _threshold(fig: go.Figure, value: float | None, label: str, colour: str, *, below: bool = False) -> None:
+    """A dashed horizontal line, labelled above it (or below: two close lines keep readable labels)."""
     if value is None:
         return
     fig.add_hline(y=value, line=dict(color=colour, dash="dash", width=1),
                   annotation=dict(text=label, font=dict(size=11, color=colour), xanchor="left"),
-                  annotation_position="top left")
+                  annotation_position="bottom left" if below else "top left")
 
 
 def drift_over_time_figure(series: Series, *, warn: float | None, alert: float | None, label: str = "PSI",
@@ -41,7 +42,9 @@ def drift_over_time_figure(series: Series, *, warn: float | None, alert: float |
                                  mode="lines+markers", marker=dict(size=4),
                                  line=dict(color=COLOURS[i % len(COLOURS)], width=2.5 if feature == highlight else 1.5),
                                  opacity=1.0 if strong else 0.35))
-    _threshold(fig, warn, f"warn {warn:g}" if warn is not None else "", WARN)
+    # The warn label under its line, the alert label over its own: on a chart scaled to a large PSI
+    # the two lines nearly meet, and labels on the same side would print over each other.
+    _threshold(fig, warn, f"warn {warn:g}" if warn is not None else "", WARN, below=True)
     _threshold(fig, alert, f"alert {alert:g}" if alert is not None else "", ALERT)
     fig.update_yaxes(title_text=label, rangemode="tozero")
     return _layout(fig, 320)
@@ -60,7 +63,10 @@ def heatmap_figure(series: Series, *, alert: float | None, label: str = "PSI") -
     fig = go.Figure(go.Heatmap(z=grid, x=times, y=features, zmin=0, zmax=top, hoverongaps=False,
                                colorscale=[[0, "#f0fdf4"], [0.25, "#bbf7d0"], [0.5, "#fde68a"], [1.0, "#dc2626"]],
                                colorbar=dict(title=dict(text=label), thickness=12)))
-    return _layout(fig, max(200, 40 + 26 * len(features)))
+    # Every feature named: Plotly otherwise skips every other label on a short chart (a phone), and
+    # the drifting feature's row can be the unnamed one.
+    fig.update_yaxes(tickmode="array", tickvals=features, ticktext=features)
+    return _layout(fig, max(200, 70 + 26 * len(features)))
 
 
 def distribution_figure(histogram: dict, *, label: str) -> go.Figure:
@@ -102,7 +108,8 @@ def rates_figure(series: Series, *, label: str) -> go.Figure:
     for i, (feature, points) in enumerate(sorted(series.items())):
         fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=feature or "prediction",
                                  mode="lines", line=dict(color=COLOURS[i % len(COLOURS)])))
-    fig.update_yaxes(title_text=label, tickformat=".0%", rangemode="tozero")
+    # ".0%" printed 1.5% as "2%": small rates got the same label on two ticks.
+    fig.update_yaxes(title_text=label, tickformat=".1~%", rangemode="tozero")
     return _layout(fig, 240)
 
 

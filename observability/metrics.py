@@ -83,6 +83,7 @@ DEFAULT_THRESHOLDS = {
 PSI_EPSILON = 1e-4
 KS_MIN_EFFECT = 0.1  # the KS statistic the KS alert needs besides a small p-value
 LOG_LOSS_EPS = 1e-15
+UNSEEN_LABEL = "(not seen in training)"  # the categorical histogram's last bucket
 
 _STATISTICS = ("missing_rate", "missing_rate_change", "out_of_range_rate", "psi", "ks_statistic", "ks_pvalue",
                "js_distance")
@@ -215,12 +216,25 @@ def _rank_right(sorted_values: np.ndarray) -> np.ndarray:
     return ends[group]
 
 
+def _counts_at_or_below(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted x and y: (#y <= x_i for each i, #x <= y_j for each j), searching only the shorter
+    array's values in the longer one (x_i <= y_j exactly when fewer than j + 1 values of y are < x_i)."""
+    if len(x) > len(y):
+        y_at_x, x_at_y = _counts_at_or_below(y, x)
+        return x_at_y, y_at_x
+    y_at_x = np.searchsorted(y, x, side="right")
+    below = np.searchsorted(y, x, side="left")  # x_i <= y_j  <=>  below_i <= j
+    x_at_y = np.cumsum(np.bincount(below, minlength=len(y) + 1)[:len(y)])
+    return y_at_x, x_at_y
+
+
 def ks_statistic_sorted(a: np.ndarray, b: np.ndarray) -> float:
     """sup |F_a - F_b| over every value of both samples; ``a`` and ``b`` sorted, without NaN."""
     n1, n2 = len(a), len(b)
-    # At the values of a: F_a from a's own ranks, F_b by searching b; and the other way round.
-    diff_a = _rank_right(a) / n1 - np.searchsorted(b, a, side="right") / n2
-    diff_b = np.searchsorted(a, b, side="right") / n1 - _rank_right(b) / n2
+    b_at_a, a_at_b = _counts_at_or_below(a, b)
+    # The same differences, value for value, as scipy's (i / n1 - j / n2 at each sample value).
+    diff_a = _rank_right(a) / n1 - b_at_a / n2
+    diff_b = a_at_b / n1 - _rank_right(b) / n2
     largest = max(float(diff_a.max()), float(diff_b.max()))
     smallest = min(float(diff_a.min()), float(diff_b.min()))
     return max(largest, min(max(-smallest, 0.0), 1.0))
@@ -499,7 +513,7 @@ def numeric_drift(ref: NumericReference, current: np.ndarray, *, min_rows: int) 
     rows = len(column)
     missing = np.isnan(column)
     missing_rate = float(missing.mean()) if rows else None
-    values = column[~missing]
+    values = column[~missing] if missing_rate else column
     if len(values) < max(min_rows, 1) or len(ref.sorted_values) == 0:
         enough_rows = rows >= max(min_rows, 1)
         return _empty_result(rows, missing_rate if enough_rows else None,
@@ -533,7 +547,8 @@ def categorical_drift(ref: CategoricalReference, current: np.ndarray, *, min_row
     PSI and JS are over the training categories plus one "unseen" bucket (the reference's share
     there is 0); out_of_range_rate is the share of unseen values; KS does not apply (None) and
     chi2_pvalue is added. The histogram lists the training ``categories``; its ``reference`` and
-    ``current`` shares have one more entry at the end, the unseen bucket.
+    ``current`` shares have one more entry at the end, the unseen bucket; ``labels`` names every
+    entry (the categories, then ``UNSEEN_LABEL``).
     """
     missing, present = _categorical_split(current)
     rows = len(missing)
@@ -565,8 +580,8 @@ def categorical_drift(ref: CategoricalReference, current: np.ndarray, *, min_row
         "ks_pvalue": None,
         "chi2_pvalue": _finite_or_none(chi2),
         "js_distance": js_distance(reference, fractions),
-        "histogram": {"categories": list(ref.categories), "reference": reference.tolist(),
-                      "current": fractions.tolist()},
+        "histogram": {"categories": list(ref.categories), "labels": [*ref.categories, UNSEEN_LABEL],
+                      "reference": reference.tolist(), "current": fractions.tolist()},
         "not_enough_data": False,
     }
 

@@ -82,6 +82,7 @@ def _build(version: ModelVersion) -> VersionReference:
     source = "sample"
     if frame is None:
         frame, source = dataset_frame(dataset=version.dataset), "dataset"
+        _backfill(version)
     features = {name: metrics.numeric_reference(numeric_column(frame[name])) for name in numeric if name in frame}
     features.update({name: metrics.categorical_reference(categorical_column(frame[name]))
                      for name in categorical if name in frame})
@@ -96,6 +97,17 @@ def _build(version: ModelVersion) -> VersionReference:
                             target=params.get("target", ""))
 
 
+def _backfill(version: ModelVersion) -> None:
+    """Ask for the version's sample once; until it exists, its dataset's rows stand in."""
+    from workers.models import Job
+    from workers.services import job_start
+
+    if not Job.objects.active().filter(kind="reference_backfill", object_type="modelversion",
+                                       object_id=str(version.pk)).exists():
+        job_start(kind="reference_backfill", started_by=None, params={"model_version_id": version.pk}, obj=version,
+                  message="Waiting for a worker to compute the reference sample.")
+
+
 def reference_for(version: ModelVersion) -> VersionReference:
     """The version's reference, built on first use and kept for the next runs of this process."""
     with _lock:
@@ -103,11 +115,18 @@ def reference_for(version: ModelVersion) -> VersionReference:
             _cache.move_to_end(version.pk)
             return _cache[version.pk]
     built = _build(version)
+    if built.source != "sample":  # a stand-in until the reference job writes the sample
+        return built
     with _lock:
         _cache[version.pk] = built
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return built
+
+
+def cache_forget(version_id: int) -> None:
+    with _lock:
+        _cache.pop(version_id, None)
 
 
 def cache_clear() -> None:

@@ -232,6 +232,7 @@ def test_categorical_unseen_categories_raise_out_of_range_rate():
     assert result["out_of_range_rate"] == pytest.approx(share)
     assert result["histogram"]["current"][-1] == pytest.approx(share)
     assert result["histogram"]["reference"][-1] == 0.0
+    assert result["histogram"]["labels"] == ["a", "b", "c", M.UNSEEN_LABEL]
     assert M.status_of(result, DEFAULTS) == "alert"
     json.dumps(result, allow_nan=False)
 

@@ -207,3 +207,30 @@ def test_maturity_moves_with_evidence(live):
     after = api_client_for(org.lead).get(f"/api/v1/projects/{project.pk}/maturity/").json()
     assert after["microsoft"]["level"] == 2 and after["google"]["level"] == 1
     assert any(e["key"] == "monitoring" and e["met"] for e in after["google"]["evidence"])
+
+
+def test_a_version_without_its_reference_sample_gets_one_from_a_job(live):
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    from observability import references
+    from registry import mlflow_client
+    from workers.runtime import job_execute
+
+    org, project, version, endpoint = live
+    folder = Path(urlparse(mlflow_client.run_artifact_uri(version.mlflow_run_id)).path)
+    (folder / "reference_sample.parquet").unlink()  # what a version trained before the sample looks like
+    references.cache_clear()
+    log_predictions(endpoint.name, version, traffic(version, rows=200))
+    run = run_monitor(Monitor.objects.get(endpoint=endpoint))
+    assert run.status in ("ok", "warn") and run.drifted == []
+    assert run.prediction == {}  # no prediction reference until the sample exists; features checked on the dataset
+    job = Job.objects.get(kind="reference_backfill")
+    assert job.params == {"model_version_id": version.pk}
+    job_execute(job.pk)
+    job.refresh_from_db()
+    assert job.state == "succeeded", job.error
+    assert (folder / "reference_sample.parquet").exists() and job.result["rows"] == 2000
+    again = run_monitor(Monitor.objects.get(endpoint=endpoint))
+    assert again.prediction["status"] in ("ok", "warn") and not Job.objects.filter(kind="reference_backfill").exclude(
+        pk=job.pk).exists()
