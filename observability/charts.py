@@ -23,13 +23,13 @@ def _layout(fig: go.Figure, height: int, **extra) -> go.Figure:
     return fig
 
 
-def _threshold(fig: go.Figure, value: float | None, label: str, colour: str, *, below: bool = False) -> None:
-    """A dashed horizontal line, labelled above it (or below: two close lines keep readable labels)."""
+def _threshold(fig: go.Figure, value: float | None, label: str, colour: str) -> None:
+    """A dashed horizontal line, labelled above its left end (no label when ``label`` is empty)."""
     if value is None:
         return
-    fig.add_hline(y=value, line=dict(color=colour, dash="dash", width=1),
-                  annotation=dict(text=label, font=dict(size=11, color=colour), xanchor="left"),
-                  annotation_position="bottom left" if below else "top left")
+    annotation = dict(annotation=dict(text=label, font=dict(size=11, color=colour), xanchor="left"),
+                      annotation_position="top left") if label else {}
+    fig.add_hline(y=value, line=dict(color=colour, dash="dash", width=1), **annotation)
 
 
 def drift_over_time_figure(series: Series, *, warn: float | None, alert: float | None, label: str = "PSI",
@@ -42,10 +42,15 @@ def drift_over_time_figure(series: Series, *, warn: float | None, alert: float |
                                  mode="lines+markers", marker=dict(size=4),
                                  line=dict(color=COLOURS[i % len(COLOURS)], width=2.5 if feature == highlight else 1.5),
                                  opacity=1.0 if strong else 0.35))
-    # The warn label under its line, the alert label over its own: on a chart scaled to a large PSI
-    # the two lines nearly meet, and labels on the same side would print over each other.
-    _threshold(fig, warn, f"warn {warn:g}" if warn is not None else "", WARN, below=True)
-    _threshold(fig, alert, f"alert {alert:g}" if alert is not None else "", ALERT)
+    top = max([y for points in series.values() for _, y in points if y is not None] + [warn or 0, alert or 0])
+    if warn is not None and alert is not None and top > 0 and (alert - warn) / top < 0.08:
+        # On a chart scaled to a large value the two lines nearly meet: their own labels would print
+        # over each other, so one label over both says which is which.
+        _threshold(fig, warn, "", WARN)
+        _threshold(fig, alert, f'<span style="color:{WARN}">warn {warn:g}</span> · alert {alert:g}', ALERT)
+    else:
+        _threshold(fig, warn, f"warn {warn:g}" if warn is not None else "", WARN)
+        _threshold(fig, alert, f"alert {alert:g}" if alert is not None else "", ALERT)
     fig.update_yaxes(title_text=label, rangemode="tozero")
     return _layout(fig, 320)
 
@@ -104,8 +109,11 @@ def quality_figure(points: list[tuple[dt.datetime, float]], *, metric: str, targ
 
 
 def rates_figure(series: Series, *, label: str) -> go.Figure:
+    """One line per feature that had a non-zero rate (all of them when none had): a legend of flat
+    lines at 0% fills a phone's chart and says nothing."""
+    shown = {k: v for k, v in series.items() if any(y for _, y in v)} or series
     fig = go.Figure()
-    for i, (feature, points) in enumerate(sorted(series.items())):
+    for i, (feature, points) in enumerate(sorted(shown.items())):
         fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=feature or "prediction",
                                  mode="lines", line=dict(color=COLOURS[i % len(COLOURS)])))
     # ".0%" printed 1.5% as "2%": small rates got the same label on two ticks.

@@ -37,7 +37,7 @@ def last_runs(monitors: list[Monitor]) -> dict[int, MonitorRun]:
         return latest
     newest = (MonitorRun.objects.filter(monitor_id__in=ids).values("monitor_id")
               .annotate(last=Max("id")).values_list("last", flat=True))
-    for run in MonitorRun.objects.filter(pk__in=list(newest)):
+    for run in MonitorRun.objects.filter(pk__in=list(newest)).select_related("monitor__endpoint"):
         latest[run.monitor_id] = run
     return latest
 

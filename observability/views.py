@@ -42,12 +42,9 @@ def monitoring_home(request: HttpRequest) -> HttpResponse:
         worst = max(runs, key=lambda r: ["not_enough_data", "ok", "warn", "alert"].index(r.status), default=None)
         rows.append({"endpoint": endpoint, "monitors": mine, "run": worst, "open_alerts": alerts_open.get(endpoint.name, 0),
                      "overdue": [m for m in mine if selectors.overdue(m, last.get(m.pk))]})
-    projects = list(MLProject.objects.select_related("owner").order_by("title"))
-    levels = [(p, maturity.maturity_of(p)) for p in projects]
-    counts = {"google": {k: 0 for k in maturity.GOOGLE}, "microsoft": {k: 0 for k in maturity.MICROSOFT}}
-    for _, m in levels:
-        counts["google"][m["google"]["level"]] += 1
-        counts["microsoft"][m["microsoft"]["level"]] += 1
+    projects = MLProject.objects.select_related("owner").order_by("title")
+    levels = maturity.maturity_all(projects)
+    counts = maturity.maturity_counts(levels)
     return render(request, "observability/monitoring.html", {
         "rows": rows,
         "alerts": list(selectors.alert_list(state="open")[:50]),
@@ -55,9 +52,9 @@ def monitoring_home(request: HttpRequest) -> HttpResponse:
         "overdue": [(r["endpoint"], m) for r in rows for m in r["overdue"]],
         "levels": levels,
         "maturity_google": _html(charts.maturity_figure(counts["google"], maturity.GOOGLE, title="Google's scale"))
-        if projects else None,
+        if levels else None,
         "maturity_microsoft": _html(charts.maturity_figure(counts["microsoft"], maturity.MICROSOFT,
-                                                           title="Microsoft's scale")) if projects else None,
+                                                           title="Microsoft's scale")) if levels else None,
         "plotly_js": static("vendor/plotly/plotly.min.js"),
     })
 

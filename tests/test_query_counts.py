@@ -488,3 +488,57 @@ def test_deployments_page(org):
 def test_endpoint_list_api(org):
     assert_constant_queries(client_for(org.outsider), "/api/v1/endpoints/", add_endpoints(org), api_rows,
                             page_size=API_PAGE_SIZE)
+
+
+# --- monitoring -----------------------------------------------------------------------------
+
+def monitored_row(org: Org):
+    """An endpoint with its monitor, two runs with per-feature results, and an open alert."""
+    from observability.models import Alert, Monitor, MonitorRun
+
+    endpoint = endpoint_row(org)
+    monitor = Monitor.objects.create(endpoint=endpoint, checks=["psi", "ks"])
+    now = timezone.now()
+    features = {"distance_km": {"psi": 0.3, "status": "alert"}, "items": {"psi": 0.01, "status": "ok"}}
+    for hours in (2, 1):
+        run = MonitorRun.objects.create(monitor=monitor, window_start=now - timedelta(hours=hours + 1),
+                                        window_end=now - timedelta(hours=hours), row_count=500, status="alert",
+                                        features=features, drifted=["distance_km"])
+    Alert.objects.create(monitor=monitor, endpoint=endpoint.name, condition="feature_drift", summary="drift",
+                         features=["distance_km"], opened_by_run=run)
+    return monitor
+
+
+def add_monitored(org: Org):
+    return lambda count: [monitored_row(org) for _ in range(count)]
+
+
+def test_monitoring_page(org):
+    assert_constant_queries(client_for(org.outsider), "/monitoring/", add_monitored(org),
+                            links(r'href="/monitoring/endpoints/([\w-]+)/"'), page_size=LARGE)
+
+
+def test_monitor_list_api(org):
+    assert_constant_queries(client_for(org.outsider), "/api/v1/monitors/", add_monitored(org), api_rows,
+                            page_size=API_PAGE_SIZE)
+
+
+def test_monitor_run_list_api(org):
+    assert_constant_queries(client_for(org.outsider), "/api/v1/monitor-runs/", lambda count: _add_runs(org, count),
+                            api_rows, page_size=API_PAGE_SIZE)
+
+
+def _add_runs(org: Org, count: int) -> None:
+    from observability.models import MonitorRun
+
+    monitor = monitored_row(org)
+    MonitorRun.objects.filter(monitor=monitor).order_by("id").first().delete()
+    now = timezone.now()
+    for i in range(count - 1):
+        MonitorRun.objects.create(monitor=monitor, window_start=now - timedelta(hours=i + 3),
+                                  window_end=now - timedelta(hours=i + 2), row_count=10, status="ok")
+
+
+def test_alert_list_api(org):
+    assert_constant_queries(client_for(org.outsider), "/api/v1/alerts/?state=open", add_monitored(org), api_rows,
+                            page_size=API_PAGE_SIZE)
