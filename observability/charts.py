@@ -98,14 +98,14 @@ def _bin_labels(edges: list[float]) -> list[str]:
 
 
 def quality_figure(points: list[tuple[dt.datetime, float]], *, metric: str, target: float | None = None,
-                   lower_is_better: bool = True) -> go.Figure:
+                   lower_is_better: bool = True, height: int = 260) -> go.Figure:
     """A quality metric over time, with the promised target drawn."""
     fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=metric, mode="lines+markers",
                                line=dict(color=COLOURS[0]), marker=dict(size=5)))
     if target is not None:
         _threshold(fig, target, f"promised {'≤' if lower_is_better else '≥'} {target:g}", ALERT)
     fig.update_yaxes(title_text=metric.replace("_", " "))
-    return _layout(fig, 260)
+    return _layout(fig, height)
 
 
 def rates_figure(series: Series, *, label: str) -> go.Figure:

@@ -268,7 +268,9 @@ def promises_panel(request: HttpRequest) -> HttpResponse:
     for promise in QualityPromise.objects.select_related("project").order_by("project__title"):
         delivered = selectors.promise_delivered(project=promise.project, since=since)
         value = delivered[-1][1] if delivered else None
-        rows.append({"promise": promise, "delivered": value, "kept": promise.kept_by(value),
+        chart = _html(charts.quality_figure(delivered, metric=promise.metric, target=promise.target,
+                                            lower_is_better=promise.lower_is_better, height=180)) if delivered else None
+        rows.append({"promise": promise, "delivered": value, "kept": promise.kept_by(value), "chart": chart,
                      "alerts": selectors.alert_list(state="open", project=promise.project)
                      .filter(condition="promise").exists()})
     return render(request, "observability/_promises_panel.html", {"rows": rows})

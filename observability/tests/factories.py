@@ -53,7 +53,7 @@ def monitored_endpoint(name: str = "eta", *, rows: int = 2000, captured=None):
 _models: dict[int, object] = {}
 
 
-def traffic(version: ModelVersion, *, rows: int = 400, seed: int = 7, shift: dict[str, float] | None = None,
+def traffic(version: ModelVersion, *, rows: int = 400, seed: int = 8, shift: dict[str, float] | None = None,
             categorical: dict[str, str] | None = None) -> pd.DataFrame:
     """Requests drawn like the training data; ``shift`` adds a constant to numeric features,
     ``categorical`` replaces a categorical feature's value."""
