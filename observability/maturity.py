@@ -26,6 +26,10 @@ MICROSOFT = {0: "No MLOps", 1: "DevOps but no MLOps", 2: "Automated training", 3
              4: "Full MLOps automated operations"}
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _counts(qs, key: str) -> dict[int, int]:
     return dict(qs.values_list(key).annotate(n=Count("pk", distinct=True)).values_list(key, "n"))
 
@@ -73,25 +77,25 @@ def evidence_for(projects: list) -> dict[int, dict[str, dict[str, Any]]]:
         k = p.pk
         out[k] = {
             "tracked_training": item(versions.get(k, 0) > 0,
-                                     f"{versions.get(k, 0)} version(s) trained by portal jobs and tracked in MLflow",
+                                     f"{_n(versions.get(k, 0), 'version')} trained by portal jobs and tracked in MLflow",
                                      "No model version has been trained in the portal yet."),
             "scheduled_training": item(bool(crons.get(k)) or by_schedule.get(k, 0) > 0,
                                        f"retraining on a schedule ({', '.join(crons.get(k, [])) or 'ran before'}); "
-                                       f"{by_schedule.get(k, 0)} version(s) trained by the schedule",
+                                       f"{_n(by_schedule.get(k, 0), 'version')} trained by the schedule",
                                        "Training is started by hand: set a retraining schedule on the project page."),
             "deployed": item(bool(serving.get(k)), f"serving on {', '.join(serving.get(k, []))}", "Nothing is deployed."),
             "verified_deploys": item(verified.get(k, 0) > 0,
-                                     f"{verified.get(k, 0)} live revision(s) passed the deploy job's automatic checks "
+                                     f"{_n(verified.get(k, 0), 'live revision')} passed the deploy job's automatic checks "
                                      "(signature, reference rows equal to MLflow's pyfunc) before serving",
                                      "No deployment has gone through the automatic deploy checks."),
             "progressive_delivery": item(progressive.get(k, 0) > 0,
-                                         f"shadow or canary used in {progressive.get(k, 0)} revision(s)",
+                                         f"shadow or canary used in {_n(progressive.get(k, 0), 'revision')}",
                                          "No version was tried as a shadow or canary before taking all traffic."),
             "monitoring": item(monitors.get(k, 0) > 0 and k in last_run,
-                               f"{monitors.get(k, 0)} monitor(s); last run {last_run[k]:%Y-%m-%d %H:%M} UTC"
+                               f"{_n(monitors.get(k, 0), 'monitor')}; last run {last_run[k]:%Y-%m-%d %H:%M} UTC"
                                if k in last_run else "", "No monitor has run on this project's endpoints."),
             "alerts_wired": item(monitors.get(k, 0) > 0 and bool(emails[k]),
-                                 f"alerts email {len(emails[k])} owner(s) and go on the ML Review agenda",
+                                 f"alerts email {_n(len(emails[k]), 'owner')} and go on the ML Review agenda",
                                  "No enabled monitor with someone to alert."),
             "labels_flowing": item(labels.get(k, 0) > 0,
                                    f"{labels.get(k, 0):,} labels received in the last {LABELS_RECENT_DAYS} days",

@@ -105,13 +105,13 @@ def overdue(monitor: Monitor, last: MonitorRun | None, *, now: dt.datetime | Non
 
 
 def worst_features(*, since: dt.datetime, limit: int = 10) -> list[dict[str, Any]]:
-    """The features with the highest PSI in their latest run, across every monitor."""
+    """The drifting features (warn or alert) with the highest PSI in their latest run, across every monitor."""
     latest = (MonitorRun.objects.filter(window_end__gte=since).values("monitor_id")
               .annotate(last=Max("id")).values_list("last", flat=True))
     rows = []
     for run in MonitorRun.objects.filter(pk__in=list(latest)).select_related("monitor__endpoint"):
         for feature, result in (run.features or {}).items():
-            if result.get("psi") is not None:
+            if result.get("psi") is not None and result.get("status") in ("warn", "alert"):
                 rows.append({"endpoint": run.monitor.endpoint.name, "feature": feature, "psi": result["psi"],
                              "status": result.get("status"), "run": run})
     rows.sort(key=lambda r: -r["psi"])

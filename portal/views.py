@@ -78,25 +78,3 @@ def error_400(request: HttpRequest, exception=None) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"detail": "Bad request."}, status=400)
     return render(request, "400.html", status=400)
-
-
-# Sections whose pages are not built yet: they say so, and point to what exists.
-SECTIONS = {
-    "deployments": (
-        "Deployments",
-        "Deploying from the portal is not available yet",
-        "Deployments of model versions to the serving tier will be listed here. Until then, trained and "
-        "registered versions, with their champion and challenger aliases, are under Projects & Models.",
-    ),
-    "monitoring": (
-        "Monitoring",
-        "Monitoring is not available yet",
-        "Feature quality, drift and prediction quality monitors of deployed models will appear here. Each "
-        "model version already keeps a reference profile of its training data for them.",
-    ),
-}
-
-
-def section_empty(request: HttpRequest, section: str) -> HttpResponse:
-    title, headline, text = SECTIONS[section]
-    return render(request, "portal/section_empty.html", {"title": title, "headline": headline, "text": text, "section": section, "nav_section": section})

@@ -105,8 +105,6 @@ def email_link(lead, alert) -> str:
     return links[0]
 
 
-@pytest.mark.xfail(strict=True, reason="templates/observability/email/alert.txt is autoescaped: the plain-text "
-                                       "link reads ?alert=1&amp;feature=... (wrap it in {% autoescape off %})")
 def test_the_plain_text_alert_email_has_a_working_link():
     from django.template.loader import render_to_string
 

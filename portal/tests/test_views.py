@@ -113,7 +113,7 @@ def test_the_job_detail_page_shows_the_job(signed_in, user):
     [
         ("/projects/", "Projects &amp; Models", "No ML projects yet"),
         ("/deployments/", "Deployments", "Nothing is deployed yet"),
-        ("/monitoring/", "Monitoring", "Monitoring is not available yet"),
+        ("/monitoring/", "Monitoring", "Nothing to monitor yet"),
     ],
 )
 def test_section_pages_render_their_empty_state(signed_in, path, heading, empty):
