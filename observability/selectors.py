@@ -51,11 +51,15 @@ def run_list(*, monitor: int | None = None, endpoint: str | None = None) -> Quer
     return qs.order_by("-window_end", "-id")
 
 
-def series(*, monitor: Monitor, statistic: str, since: dt.datetime) -> dict[str, list[tuple[dt.datetime, float]]]:
-    """feature -> [(time, value)] of one statistic since ``since`` ("" is the prediction)."""
+def series(*, monitor: Monitor, statistic: str, since: dt.datetime,
+           version_id: int | None = None) -> dict[str, list[tuple[dt.datetime, float]]]:
+    """feature -> [(time, value)] of one statistic since ``since`` ("" is the prediction), of
+    every run or only of the runs of one model version."""
     out: dict[str, list] = defaultdict(list)
-    for feature, at, value in (MonitorPoint.objects.filter(monitor=monitor, statistic=statistic, at__gte=since)
-                               .order_by("at").values_list("feature", "at", "value")):
+    qs = MonitorPoint.objects.filter(monitor=monitor, statistic=statistic, at__gte=since)
+    if version_id is not None:
+        qs = qs.filter(run__model_version_id=version_id)
+    for feature, at, value in qs.order_by("at").values_list("feature", "at", "value"):
         out[feature].append((at, value))
     return dict(out)
 

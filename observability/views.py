@@ -87,38 +87,49 @@ def endpoint_monitoring(request: HttpRequest, name: str) -> HttpResponse:
     selected = request.GET.get("feature") or next((r["name"] for r in feature_rows if r.get("status") == "alert"),
                                                   feature_rows[0]["name"] if feature_rows else None)
     thresholds = services.thresholds_of(monitor)
-    since = timezone.now() - dt.timedelta(days=HISTORY_DAYS)
-    psi = selectors.series(monitor=monitor, statistic="psi", since=since)
-    feature_psi = {k: v for k, v in psi.items() if k}
-    missing = {k: v for k, v in selectors.series(monitor=monitor, statistic="missing_rate", since=since).items() if k}
-    promise = selectors.promise_get(project=project)
-    quality_metric = promise.metric if promise else thresholds.get("quality_metric") or _default_metric(last)
-    quality = selectors.series(monitor=monitor, statistic=f"quality_{quality_metric}", since=since).get("", []) \
-        if quality_metric else []
     chosen_result = (last.features or {}).get(selected) if last and selected else None
+    context.update(_charts(monitor, last, project, selected=selected))
     context.update({
         "runs": runs, "last": last, "feature_rows": feature_rows, "selected": selected, "thresholds": thresholds,
         "checks": Check.choices, "schedule_help": "five-field cron, e.g. */15 * * * *",
         "threshold_items": [(k, thresholds.get(k)) for k in services.THRESHOLD_RANGES if k != "quality_limit"],
+        "feature_chart": _html(charts.distribution_figure(chosen_result["histogram"], label=selected))
+        if chosen_result and chosen_result.get("histogram") else None,
+        "feature_result": chosen_result,
+        "features_known": ", ".join(f for f in services._version_features(endpoint)),
+    })
+    return render(request, "observability/endpoint_monitoring.html", context)
+
+
+def _charts(monitor, last: MonitorRun | None, project, *, selected: str | None = None,
+            version_id: int | None = None) -> dict:
+    """The monitor's charts over the last week: PSI per feature with the thresholds, the feature by
+    time heatmap, the prediction's distribution against training, quality (with the promise) and
+    missing rates. ``version_id`` keeps to the runs of one model version."""
+    thresholds = services.thresholds_of(monitor)
+    since = timezone.now() - dt.timedelta(days=HISTORY_DAYS)
+
+    def series(statistic: str) -> dict:
+        return selectors.series(monitor=monitor, statistic=statistic, since=since, version_id=version_id)
+
+    feature_psi = {k: v for k, v in series("psi").items() if k}
+    missing = {k: v for k, v in series("missing_rate").items() if k}
+    promise = selectors.promise_get(project=project)
+    quality_metric = promise.metric if promise else thresholds.get("quality_metric") or _default_metric(last)
+    quality = series(f"quality_{quality_metric}").get("", []) if quality_metric else []
+    return {
+        "promise": promise, "quality_metric": quality_metric,
         "drift_chart": _html(charts.drift_over_time_figure(feature_psi, warn=thresholds["psi_warn"],
                                                            alert=thresholds["psi_alert"], highlight=selected))
         if feature_psi else None,
         "heatmap": _html(charts.heatmap_figure(feature_psi, alert=thresholds["psi_alert"])) if feature_psi else None,
-        "feature_chart": _html(charts.distribution_figure(chosen_result["histogram"], label=selected))
-        if chosen_result and chosen_result.get("histogram") else None,
-        "feature_result": chosen_result,
         "prediction_chart": _html(charts.distribution_figure(last.prediction["histogram"], label="prediction"))
         if last and (last.prediction or {}).get("histogram") else None,
-        "quality_metric": quality_metric,
-        "quality_chart": _html(charts.quality_figure(quality, metric=quality_metric,
-                                                     target=promise.target if promise and promise.metric == quality_metric else None,
-                                                     lower_is_better=quality_metric in {"mae", "rmse", "log_loss"}))
-        if quality else None,
-        "promise": promise,
+        "quality_chart": _html(charts.quality_figure(
+            quality, metric=quality_metric, target=promise.target if promise and promise.metric == quality_metric
+            else None, lower_is_better=quality_metric in {"mae", "rmse", "log_loss"})) if quality else None,
         "missing_chart": _html(charts.rates_figure(missing, label="missing rate")) if missing else None,
-        "features_known": ", ".join(f for f in services._version_features(endpoint)),
-    })
-    return render(request, "observability/endpoint_monitoring.html", context)
+    }
 
 
 def _default_metric(run: MonitorRun | None) -> str | None:
@@ -202,31 +213,27 @@ def _monitoring_url(name: str) -> str:
 
 
 def endpoint_panel(request: HttpRequest, name: str) -> HttpResponse:
-    """The monitoring summary on an endpoint's page (loaded by htmx)."""
+    """The monitoring on an endpoint's page (loaded by htmx): status, open alerts and the charts."""
     endpoint = endpoint_get(name=name)
     monitors = list(selectors.monitor_list(endpoint=name))
     last = selectors.last_runs(monitors)
-    return render(request, "observability/_endpoint_panel.html", {
-        "endpoint": endpoint, "monitors": [(m, last.get(m.pk)) for m in monitors],
-        "alerts": list(selectors.alert_list(state="open", endpoint=name)[:5]),
-    })
+    context = {"endpoint": endpoint, "monitors": [(m, last.get(m.pk)) for m in monitors],
+               "alerts": list(selectors.alert_list(state="open", endpoint=name)[:5])}
+    if monitors:
+        context.update(_charts(monitors[0], last.get(monitors[0].pk), endpoint.project))
+    return render(request, "observability/_endpoint_panel.html", context)
 
 
 def version_panel(request: HttpRequest, version_id: int) -> HttpResponse:
-    """A model version's monitoring (loaded by htmx on its page): its latest runs wherever it serves."""
-    version = get_object_or_404(ModelVersion, pk=version_id)
+    """A model version's monitoring (loaded by htmx on its page): its runs wherever it answers, and the charts."""
+    version = get_object_or_404(ModelVersion.objects.select_related("registered_model__project"), pk=version_id)
     runs = list(MonitorRun.objects.filter(model_version_id=version.pk).select_related("monitor__endpoint")
                 .order_by("-window_end")[:10])
     last = runs[0] if runs else None
-    since = timezone.now() - dt.timedelta(days=HISTORY_DAYS)
-    chart = None
+    context = {"version": version, "runs": runs, "last": last, "feature_rows": _feature_rows(last)}
     if last is not None:
-        thresholds = services.thresholds_of(last.monitor)
-        psi = {k: v for k, v in selectors.series(monitor=last.monitor, statistic="psi", since=since).items() if k}
-        if psi:
-            chart = _html(charts.drift_over_time_figure(psi, warn=thresholds["psi_warn"], alert=thresholds["psi_alert"]))
-    return render(request, "observability/_version_panel.html", {
-        "version": version, "runs": runs, "last": last, "feature_rows": _feature_rows(last), "chart": chart})
+        context.update(_charts(last.monitor, last, version.registered_model.project, version_id=version.pk))
+    return render(request, "observability/_version_panel.html", context)
 
 
 def project_panel(request: HttpRequest, project_id: int) -> HttpResponse:
