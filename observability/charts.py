@@ -51,7 +51,14 @@ def drift_over_time_figure(series: Series, *, warn: float | None, alert: float |
     else:
         _threshold(fig, warn, f"warn {warn:g}" if warn is not None else "", WARN)
         _threshold(fig, alert, f"alert {alert:g}" if alert is not None else "", ALERT)
-    fig.update_yaxes(title_text=label, rangemode="tozero")
+    values = [v for points in series.values() for _, v in points if v is not None]
+    top = max(values, default=0.0)
+    if alert and top > 5 * alert and min(values) > 0:
+        # One feature far past the alert line would flatten every other line and both thresholds
+        # against the axis: a log scale keeps them all readable.
+        fig.update_yaxes(title_text=f"{label} (log scale)", type="log")
+    else:
+        fig.update_yaxes(title_text=label, rangemode="tozero")
     return _layout(fig, 320)
 
 
