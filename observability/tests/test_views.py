@@ -84,3 +84,14 @@ def test_the_technical_lead_sets_the_promise(drifting):
                                                              {"metric": "mae", "target": "1"}, follow=True)
     assert any("Only the technical lead" in m for m in flash(other))
     assert QualityPromise.objects.get(project=project).target == 6.0
+
+
+def test_the_monitoring_routes_are_in_the_api_schema():
+    schema = client_for(UserFactory(username="reader")).get("/api/schema/", {"format": "json"}).json()
+    for path, methods in {"/api/v1/monitors/": {"get"}, "/api/v1/monitors/{monitor_id}/": {"get", "patch"},
+                          "/api/v1/monitors/{monitor_id}/run/": {"post"}, "/api/v1/monitor-runs/": {"get"},
+                          "/api/v1/labels/": {"post"}, "/api/v1/alerts/": {"get"},
+                          "/api/v1/alerts/{alert_id}/acknowledge/": {"post"},
+                          "/api/v1/alerts/{alert_id}/resolve/": {"post"},
+                          "/api/v1/projects/{project_id}/maturity/": {"get"}}.items():
+        assert methods <= set(schema["paths"][path]), path
