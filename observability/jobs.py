@@ -128,12 +128,14 @@ def _promise_breach(monitor: Monitor, quality: dict[str, Any], end: dt.datetime)
     if promise.kept_by(quality[promise.metric]):
         return ""
     since = end - dt.timedelta(hours=settings.PROMISE_SUSTAINED_HOURS)
-    earlier = list(MonitorRun.objects.filter(monitor=monitor, window_end__gte=since, window_end__lt=end)
-                   .exclude(quality={}).order_by("window_end").values_list("window_end", "quality"))
-    measured = [(at, q.get(promise.metric)) for at, q in earlier if q.get(promise.metric) is not None]
-    if not measured or measured[0][0] > since + dt.timedelta(hours=settings.PROMISE_SUSTAINED_HOURS) / 2:
-        return ""  # not long enough yet to call it sustained
-    if any(promise.kept_by(value) for _, value in measured):
+    measured = [(at, q.get(promise.metric)) for at, q in
+                MonitorRun.objects.filter(monitor=monitor, window_end__lt=end).exclude(quality={})
+                .order_by("-window_end").values_list("window_end", "quality")[:1000]
+                if q.get(promise.metric) is not None]
+    # The anchor: the latest measurement at least the sustained period ago. It and every one since
+    # must miss; without one, the miss has not lasted long enough to call it sustained.
+    anchor = next((i for i, (at, _) in enumerate(measured) if at <= since), None)
+    if anchor is None or any(promise.kept_by(value) for _, value in measured[:anchor + 1]):
         return ""
     sign = "≤" if promise.lower_is_better else "≥"
     return (f"{monitor.endpoint.project} promised {promise.metric} {sign} {promise.target:g}"

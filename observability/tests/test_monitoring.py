@@ -234,3 +234,27 @@ def test_a_version_without_its_reference_sample_gets_one_from_a_job(live):
     again = run_monitor(Monitor.objects.get(endpoint=endpoint))
     assert again.prediction["status"] in ("ok", "warn") and not Job.objects.filter(kind="reference_backfill").exclude(
         pk=job.pk).exists()
+
+
+def test_a_promise_missed_for_the_sustained_period_alerts_and_goes_on_the_agenda(live, settings):
+    from observability.services import promise_set
+
+    settings.PROMISE_SUSTAINED_HOURS = 2
+    org, project, version, endpoint = live
+    monitor = Monitor.objects.get(endpoint=endpoint)
+    promise_set(project=project, by=org.lead, metric="mae", target=0.5)
+    now = timezone.now().replace(second=0, microsecond=0)
+    for hours_ago in (2, 1, 0):
+        end = now - dt.timedelta(hours=hours_ago)
+        ids = log_predictions(endpoint.name, version, traffic(version, rows=120, seed=30 + hours_ago),
+                              at=end - dt.timedelta(minutes=1))
+        outputs = dict(PredictionRecord.objects.filter(prediction_id__in=ids).values_list("prediction_id", "output"))
+        Label.objects.bulk_create([Label(prediction_id=p, endpoint=endpoint.name, value=outputs[p] + 3.0,
+                                         time=end) for p in ids])
+        run = run_monitor(monitor, start=end - dt.timedelta(hours=1), end=end)
+        assert run.quality["mae"] == pytest.approx(3.0)
+        missed = Alert.objects.filter(condition="promise").first()
+        assert (missed is not None) == (hours_ago == 0), hours_ago  # only once it has lasted two hours
+    assert "promised mae ≤ 0.5" in missed.summary and "every measured run" in missed.summary
+    item = AgendaItem.objects.get(pk=missed.agenda_item_id)
+    assert item.proposal_id == project.proposal_id and "promise missed" in item.title.lower()
