@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -11,19 +11,13 @@ from rest_framework.views import APIView
 
 from observability import maturity, selectors, services
 from observability.models import Alert, AlertState, Monitor, MonitorRun, QualityPromise
+from portal.api import error_responses
 from registry.models import MLProject
 from workers.serializers import JobOutput
 
 
-class ErrorOutput(serializers.Serializer):
-    detail = serializers.CharField(help_text="Why the request was refused, in words")
-    field = serializers.CharField(required=False)
-
-
 def _errors(*codes: int) -> dict:
-    described = {400: "Bad input; `detail` says what to change", 403: "Not allowed; `detail` says who may",
-                 404: "Not found", 409: "Not allowed now; `detail` says why"}
-    return {code: OpenApiResponse(ErrorOutput, description=described[code]) for code in codes}
+    return error_responses(*codes)
 
 
 class RunOutput(serializers.ModelSerializer):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -11,6 +11,28 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from portal.errors import DomainError
 from portal.models import AuditEvent
 from portal.selectors import audit_event_list
+
+
+class ErrorOutput(serializers.Serializer):
+    """What every refusal answers: the reason in words, and the input it is about."""
+
+    detail = serializers.CharField(help_text="Why the request was refused, in words")
+    field = serializers.CharField(required=False, help_text="The input the refusal is about, when there is one")
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad input; `detail` (or the field's messages) says what to change",
+    403: "Not allowed; `detail` says who may",
+    404: "No such object",
+    409: "Not allowed in the object's current state; `detail` says why",
+    413: "The file is over the size limit; `detail` gives the limit",
+}
+
+
+def error_responses(*codes: int, **described: str) -> dict:
+    """OpenAPI responses for refusals: ``error_responses(400, 404, not_found="No such endpoint")``."""
+    texts = {**ERROR_DESCRIPTIONS, **({404: described["not_found"]} if "not_found" in described else {})}
+    return {code: OpenApiResponse(ErrorOutput, description=texts[code]) for code in codes}
 
 
 def exception_handler(exc, context):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api import error_responses
 from proposals.models import Proposal
 from registry import selectors, services
 from registry.models import Alias, AliasEvent, Dataset, Framework, MLProject, ModelVersion, Task
@@ -23,20 +24,8 @@ from workers.serializers import JobOutput
 from workers.models import JobState
 
 
-class RegistryErrorOutput(serializers.Serializer):
-    detail = serializers.CharField(help_text="Why the request was refused, in words")
-    field = serializers.CharField(required=False, help_text="The input the refusal is about, when there is one")
-
-
 def _errors(*codes: int) -> dict:
-    described = {
-        400: "Bad input; `detail` (or the field's messages) says what to change",
-        403: "Not allowed; `detail` says who may",
-        404: "No such object",
-        409: "Not allowed in the object's current state; `detail` says why",
-        413: "The file is over the size limit; `detail` gives the limit",
-    }
-    return {code: OpenApiResponse(RegistryErrorOutput, description=described[code]) for code in codes}
+    return error_responses(*codes)
 
 
 def _project_or_400(value) -> MLProject:

@@ -7,27 +7,21 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api import error_responses
 from portal.errors import DomainError
 from serving import selectors, services
 from serving.models import Endpoint, EndpointRevision
 from workers.serializers import JobOutput
 
 
-class ServingErrorOutput(serializers.Serializer):
-    detail = serializers.CharField(help_text="Why the request was refused, in words")
-    field = serializers.CharField(required=False)
-
-
 def _errors(*codes: int) -> dict:
-    described = {400: "Bad input; `detail` says what to change", 403: "Not allowed; `detail` says who may",
-                 404: "No such endpoint or version", 409: "Not allowed now; `detail` says why"}
-    return {code: OpenApiResponse(ServingErrorOutput, description=described[code]) for code in codes}
+    return error_responses(*codes, not_found="No such endpoint or version")
 
 
 class VersionRefOutput(serializers.Serializer):

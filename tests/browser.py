@@ -60,3 +60,13 @@ def person_page(browser, live_server, user, *, next_path="/", viewport=DESKTOP):
     page = context.new_page()
     login(page, live_server, user.username, "pw", next_path=next_path)
     return page
+
+
+def no_overflow(page, label: str) -> None:
+    """Nothing on the page is wider than the screen (tables scroll inside their own box)."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    if overflow > 0:
+        culprits = page.evaluate("""() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 8).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + [...e.classList].join('.'))""")
+        raise AssertionError(f"{label} is {overflow}px wider than the screen: {culprits}")

@@ -21,7 +21,7 @@ from observability.models import Alert, AlertState, Monitor
 from observability.tests.factories import log_predictions, monitored_endpoint, run_monitor, traffic
 from portal.models import Notification
 from serving.models import PredictionRecord
-from tests.browser import DESKTOP, PHONE, person_page, screenshot
+from tests.browser import DESKTOP, PHONE, no_overflow, person_page, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,15 +33,6 @@ TEXT_LINK = re.compile(r"https?://\S+/monitoring/endpoints/\S+")
 def flash(page):
     return page.locator("ul.messages")
 
-
-def no_overflow(page, label: str) -> None:
-    """Nothing on the page is wider than the screen (tables scroll inside their own box)."""
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    if overflow > 0:
-        culprits = page.evaluate("""() => [...document.querySelectorAll('main *')]
-            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(0, 8).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + [...e.classList].join('.'))""")
-        raise AssertionError(f"{label} is {overflow}px wider than the screen: {culprits}")
 
 
 def charts_drawn(page) -> None:

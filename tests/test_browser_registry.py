@@ -18,20 +18,11 @@ from registry import demo_data, services
 from registry.models import Dataset, ModelVersion, TrainingConfig
 from registry.tests.factories import DELIVERY_FEATURES, approved_project, csv_upload
 from registry.training import training_run
-from tests.browser import DESKTOP, PHONE, person_page, screenshot
+from tests.browser import DESKTOP, PHONE, no_overflow, person_page, screenshot
 from workers.models import Job, JobState
 from workers.runtime import JobRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def no_overflow(page, label: str) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    if overflow > 0:
-        culprits = page.evaluate("""() => [...document.querySelectorAll('main *')]
-            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(0, 8).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + [...e.classList].join('.'))""")
-        raise AssertionError(f"{label} is {overflow}px wider than the screen: {culprits}")
 
 
 @pytest.mark.integration
