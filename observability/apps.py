@@ -11,7 +11,8 @@ class ObservabilityConfig(AppConfig):
         from serving.signals import revision_published
         from workers import kinds
 
-        kinds.register("monitor_run", label="Monitor run", queue="monitoring", handler="observability.jobs.monitor_run")
+        kinds.register("monitor_run", label="Monitor run", queue="monitoring", handler="observability.jobs.monitor_run",
+                       system=True)
         kinds.register("reference_backfill", label="Reference sample", queue="monitoring",
                        handler="observability.backfill.reference_backfill_run")
         kinds.register("monitoring_retention", label="Monitoring retention", queue="monitoring",

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from workers.selectors import job_list
+from workers.selectors import job_list_for
 
 
 @login_not_required
@@ -33,7 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from workers.models import Job
 
     context = {
-        "recent_jobs": job_list()[:6],
+        "recent_jobs": job_list_for(user=request.user)[:6],
         "active_jobs": Job.objects.active().count(),
         "chair": chair_term_current(),
         "council_size": council_member_list().count(),

@@ -49,6 +49,11 @@ def register(name: str, *, label: str, queue: str, handler: str | Callable, defa
     return kind
 
 
+def system_names() -> list[str]:
+    """The kinds the portal starts itself (schedulers, setup, the log drain, scheduled monitors)."""
+    return sorted(name for name, kind in _KINDS.items() if kind.system)
+
+
 def get(name: str) -> JobKind:
     try:
         return _KINDS[name]

@@ -15,6 +15,16 @@ def job_list(*, state: str | None = None, kind: str | None = None) -> QuerySet[J
     return qs
 
 
+def job_list_for(*, user) -> QuerySet[Job]:
+    """What a person's home page lists: every job but the portal's own (schedulers, setup, drains,
+    scheduled monitors), unless that person started it."""
+    from django.db.models import Q
+
+    from workers import kinds
+
+    return job_list().exclude(Q(kind__in=kinds.system_names()) & ~Q(started_by_id=getattr(user, "pk", None)))
+
+
 def job_get(*, job_id: int) -> Job:
     return get_object_or_404(Job.objects.select_related("started_by", "cancel_requested_by"), pk=job_id)
 

@@ -184,3 +184,15 @@ def test_cancelling_a_queued_job_from_its_page_cancels_it(signed_in, user):
     assert f"Cancel requested for System check #{job.pk}." in response.content.decode()
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED
+
+
+def test_the_home_page_hides_the_portals_own_jobs_from_people_who_did_not_start_them(signed_in, user):
+    from workers.models import Job
+
+    drain = Job.objects.create(kind="prediction_drain", params={})
+    mine = job_start(kind="monitor_run", started_by=user, params={"monitor_id": 1})
+    check = job_start(kind="system_check", started_by=None)
+    content = signed_in.get("/").content.decode()
+    assert f'href="/jobs/{check.pk}/"' in content and f'href="/jobs/{mine.pk}/"' in content
+    assert f'href="/jobs/{drain.pk}/"' not in content
+    assert f'href="/jobs/{drain.pk}/"' in signed_in.get("/jobs/").content.decode()  # the jobs list shows all
