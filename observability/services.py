@@ -384,7 +384,7 @@ def _follow_up(alert: Alert) -> None:
     project = alert.monitor.endpoint.project
     item = agenda_follow_up_add(
         title=f"Alert: {alert.get_condition_display().lower()} on {alert.endpoint}",
-        notes=alert.summary + f"\n{settings.PORTAL_URL.rstrip('/')}{alert_url(alert)}", proposal=project.proposal)
+        notes=f"{alert.summary}\nCharts: {settings.PORTAL_URL.rstrip('/')}{alert_url(alert)}", proposal=project.proposal)
     Alert.objects.filter(pk=alert.pk).update(agenda_item_id=item.pk)
 
 
