@@ -8,6 +8,7 @@ distribution, and a shifted feature is the only thing that differs.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import mlflow.pyfunc
@@ -30,7 +31,12 @@ def trained_version(org, project, dataset, *, seed: int = 0) -> ModelVersion:
     job = registry_services.training_start(project=project, dataset=dataset, target="minutes",
                                            features=DELIVERY_FEATURES, task="regression", framework="lightgbm",
                                            by=org.lead, seed=seed, params={"num_boost_round": 40})
+    # With a worker running (transactional tests), it may take the job first: then wait for it.
     job_execute(job.pk)
+    deadline = time.monotonic() + 180
+    while Job.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).exists():
+        assert time.monotonic() < deadline, "training did not finish in 3 minutes"
+        time.sleep(0.2)
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED, job.error
     return ModelVersion.objects.get(training_job_id=job.pk)
