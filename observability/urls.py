@@ -15,4 +15,5 @@ urlpatterns = [
     path("projects/<int:project_id>/panel/", views.project_panel, name="project_panel"),
     path("projects/<int:project_id>/promise/", views.promise_set, name="promise_set"),
     path("promises/panel/", views.promises_panel, name="promises_panel"),
+    path("mine/panel/", views.mine_panel, name="mine_panel"),
 ]

@@ -282,3 +282,21 @@ def promises_panel(request: HttpRequest) -> HttpResponse:
                      .filter(condition="promise").exists()})
     return render(request, "observability/_promises_panel.html", {"rows": rows})
 
+
+
+def mine_panel(request: HttpRequest) -> HttpResponse:
+    """The home page's "my models and endpoints": the projects this person leads or is on the team
+    of, each endpoint with its health and open alerts (loaded by htmx)."""
+    from django.db.models import Q
+
+    user = request.user
+    projects = list(MLProject.objects.filter(Q(owner=user) | Q(team=user)).distinct()
+                    .prefetch_related("models").order_by("title")[:20])
+    endpoints = list(endpoint_list().filter(project__in=projects))
+    monitors = list(selectors.monitor_list().filter(endpoint__in=endpoints))
+    last = selectors.last_runs(monitors)
+    status = {m.endpoint_id: last.get(m.pk) for m in monitors}
+    alerts = selectors.open_alert_counts()
+    rows = [{"project": p, "endpoints": [{"endpoint": e, "run": status.get(e.pk), "alerts": alerts.get(e.name, 0)}
+                                         for e in endpoints if e.project_id == p.pk]} for p in projects]
+    return render(request, "observability/_mine_panel.html", {"rows": rows})

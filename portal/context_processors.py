@@ -25,8 +25,13 @@ def navigation(request):
                 "observability": "monitoring", "workers": "jobs"}.get(match.namespace)
             or match.url_name
         )
+    from proposals.selectors import owed_count
+
+    owed = owed_count(user=request.user)
     items = [
-        {"key": key, "label": label, "url": reverse(url_name), "active": key == section}
+        {"key": key, "label": label, "url": reverse(url_name), "active": key == section,
+         "badge": owed if key == "dashboard" else 0,
+         "badge_title": f"{owed} thing{'s' if owed != 1 else ''} wait for you" if key == "dashboard" else ""}
         for key, label, url_name in NAV
     ]
-    return {"nav_items": items}
+    return {"nav_items": items, "owed_count": owed}

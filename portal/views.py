@@ -28,16 +28,26 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """My work first: my proposals and what each waits for, what I owe, the next ML Review with my
+    items, the latest decisions, my models and endpoints (a panel of the monitoring app); then the
+    company's counts and recent jobs."""
     from portal.selectors import chair_term_current, council_member_list
+    from proposals import selectors as proposal_selectors
 
     from workers.models import Job
 
+    user = request.user
+    meeting = proposal_selectors.meeting_upcoming()
     context = {
-        "recent_jobs": job_list_for(user=request.user)[:6],
+        "my_proposals": proposal_selectors.my_proposals(user=user),
+        "queue": _queue_counts(user),
+        "meeting": meeting,
+        "meeting_items": proposal_selectors.meeting_items_for(meeting=meeting, user=user),
+        "decisions": proposal_selectors.decisions_recent(),
+        "recent_jobs": job_list_for(user=user)[:6],
         "active_jobs": Job.objects.active().count(),
         "chair": chair_term_current(),
         "council_size": council_member_list().count(),
-        "queue": _queue_counts(request.user),
     }
     return render(request, "portal/dashboard.html", context)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal.models import User
 from proposals import permissions
 from proposals.models import (
-    AgendaItem, Meeting, MeetingState, Proposal, ProposalRevision, ProposalState, Vote,
+    AgendaItem, Meeting, MeetingState, PodReview, Proposal, ProposalRevision, ProposalState, Vote,
 )
 
 
@@ -146,3 +146,81 @@ def notification_list(*, meeting: Meeting | None = None):
 
 def meetings_by_id(*, ids) -> dict[str, Meeting]:
     return {str(m.pk): m for m in Meeting.objects.filter(pk__in=list(ids))}
+
+
+# --- the home page -------------------------------------------------------------------------------
+
+def owed_count(*, user: User) -> int:
+    """How many things wait for this person: reviews, votes, drafts and changes, escalations."""
+    if not (user and user.is_authenticated):
+        return 0
+    return sum(len(entries) for entries in my_queue(user=user).values())
+
+
+def _waiting_for(proposals: list[Proposal], user: User) -> dict[int, str]:
+    """What each proposal waits for, in words."""
+    from portal.models import LEAD_FUNCTIONS, Function, PodLead
+
+    in_review = [p for p in proposals if p.state == ProposalState.POD_REVIEW]
+    pods = {p.pod_id for p in in_review if p.pod_id}
+    leads = list(PodLead.objects.filter(pod_id__in=pods, function__in=LEAD_FUNCTIONS)
+                 .values_list("pod_id", "function", "user__full_name", "user__username"))
+    done: dict[tuple[int, int], set[str]] = {}
+    for proposal_id, round_, function in PodReview.objects.filter(proposal__in=in_review).values_list(
+            "proposal_id", "review_round", "function"):
+        done.setdefault((proposal_id, round_), set()).add(function)
+    votes = {item.proposal_id: item for item in AgendaItem.objects.filter(
+        proposal__in=[p for p in proposals if p.state == ProposalState.COUNCIL_REVIEW], vote_open=True)
+        .select_related("meeting")}
+    labels = dict(Function.choices)
+    words = {}
+    for p in proposals:
+        mine = user.pk in (p.author_id, p.technical_lead_id)
+        if p.state == ProposalState.DRAFT:
+            words[p.pk] = "You: finish and submit it." if mine else "Its author to submit it."
+        elif p.state == ProposalState.CHANGES_REQUESTED:
+            words[p.pk] = "You: make the changes asked for and resubmit." if mine else "Changes from its author."
+        elif p.state == ProposalState.POD_REVIEW:
+            order = [f.value for f in LEAD_FUNCTIONS]
+            missing = [f"{labels.get(f, f)} lead ({name or username})" for pod, f, name, username
+                       in sorted(leads, key=lambda lead: order.index(lead[1]))
+                       if pod == p.pod_id and f not in done.get((p.pk, p.review_round), set())]
+            words[p.pk] = ("Reviews from " + ", ".join(missing) + ".") if missing else "The last pod review."
+        elif p.state == ProposalState.COUNCIL_REVIEW:
+            item = votes.get(p.pk)
+            words[p.pk] = (f"The ML Council's vote at the ML Review of {item.meeting.scheduled_for:%-d %B}."
+                           if item else "A place on the next ML Review's agenda.")
+        elif p.state == ProposalState.ESCALATED:
+            words[p.pk] = "The Council chair's decision."
+        elif p.state == ProposalState.APPROVED:
+            words[p.pk] = "Nothing: approved. Its ML project is open."
+        else:
+            words[p.pk] = "Nothing: decided."
+    return words
+
+
+def my_proposals(*, user: User, limit: int = 8) -> list[tuple[Proposal, str]]:
+    """The proposals this person wrote, leads or is on the team of, newest first, with what each waits for."""
+    ids = (Proposal.objects.filter(Q(author=user) | Q(technical_lead=user) | Q(team_members__user=user))
+           .values("pk"))
+    proposals = list(Proposal.objects.filter(pk__in=ids).exclude(state=ProposalState.WITHDRAWN)
+                     .select_related("pod").order_by("-updated_at", "-id")[:limit])
+    waiting = _waiting_for(proposals, user)
+    return [(p, waiting[p.pk]) for p in proposals]
+
+
+def meeting_items_for(*, meeting: Meeting | None, user: User) -> list[AgendaItem]:
+    """The items of a meeting that concern this person: all of them for Council members, otherwise
+    the ones about proposals they wrote, lead, are on the team of or watch."""
+    if meeting is None:
+        return []
+    items = meeting.items.select_related("proposal").order_by("position", "id")
+    if permissions.is_council_member(user):
+        return list(items)
+    return list(items.filter(Q(proposal__author=user) | Q(proposal__technical_lead=user)
+                             | Q(proposal__team_members__user=user) | Q(proposal__watchers=user)).distinct())
+
+
+def decisions_recent(*, limit: int = 5) -> list[Proposal]:
+    return list(Proposal.objects.filter(state__in=[ProposalState.APPROVED, ProposalState.REJECTED],
+                                        decided_at__isnull=False).select_related("pod").order_by("-decided_at")[:limit])

@@ -456,11 +456,25 @@ def test_home_page_recent_jobs(org):
 
 def test_home_page_queue(org):
     def shown(response) -> int:
-        match = re.search(r'<span class="count">(\d+)</span> review', response.content.decode())
+        match = re.search(r'<span class="count">(\d+)</span> pod review', response.content.decode())
         return int(match.group(1)) if match else 0
 
     assert_constant_queries(client_for(org.em), "/", add_proposals(org, state=ProposalState.POD_REVIEW), shown,
                             page_size=LARGE)
+
+
+def test_home_page_my_proposals(org):
+    # The home page lists the proposals I wrote with what each waits for (up to 8 of them).
+    me = person(Function.PM)
+
+    def add(count: int) -> None:
+        states = [ProposalState.POD_REVIEW, ProposalState.COUNCIL_REVIEW, ProposalState.DRAFT, ProposalState.ESCALATED]
+        for _ in range(count):
+            proposal = proposal_row(org, state=states[_row() % len(states)])
+            Proposal.objects.filter(pk=proposal.pk).update(author=me)
+
+    assert_constant_queries(client_for(me), "/", add, lambda r: len(re.findall(
+        r'<tr><td><a href="/proposals/\d+/">', r.content.decode())), page_size=8)
 
 
 # --- deployments ----------------------------------------------------------------------------
