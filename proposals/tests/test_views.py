@@ -411,10 +411,10 @@ def test_my_queue_lists_what_each_person_owes(org):
     assert "You're all caught up" in text_of(client_for(org.pm).get("/proposals/queue/"))
 
 
-def test_the_dashboard_has_a_my_queue_card(org):
+def test_the_dashboard_says_what_waits_for_me(org):
     in_pod_review(org)
-    page = text_of(client_for(org.pm).get("/"))
-    assert "My queue" in page and "1 review to do" in page
+    page = " ".join(text_of(client_for(org.pm).get("/")).split())
+    assert "Waiting for you" in page and "1 pod review to do" in page and "Open my queue" in page
 
 
 # --- council ------------------------------------------------------------------------------------
