@@ -367,6 +367,9 @@ class AliasInput(serializers.Serializer):
     alias = serializers.ChoiceField(choices=Alias.choices)
     # Left to the service, which says what a missing reason means.
     reason = serializers.CharField(required=False, allow_blank=True, default="", help_text="Why; required")
+    confirm_worse = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Make it the champion even though its key metric is worse than the current champion's")
 
 
 class AliasEventOutput(serializers.ModelSerializer):

@@ -194,6 +194,7 @@ class TrainingForm(forms.Form):
 class AliasForm(forms.Form):
     alias = forms.ChoiceField(choices=Alias.choices)
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm_worse = forms.BooleanField(required=False)
 
 
 class CompareForm(forms.Form):

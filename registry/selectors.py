@@ -209,6 +209,42 @@ LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
 HIGHER_IS_BETTER = {"r2", "auc", "accuracy"}
 
 
+def _verdict(value: float, other: float, lower_is_better: bool) -> dict:
+    difference = value - other
+    if difference == 0:
+        verdict = "equal"
+    else:
+        verdict = "better" if (difference < 0) == lower_is_better else "worse"
+    return {"value": other, "difference": abs(difference), "verdict": verdict,
+            "relative": abs(difference) / abs(other) if other else None}
+
+
+def champion_comparison(*, version: ModelVersion) -> dict | None:
+    """The version's key metric against its model's champion and against the naive baseline
+    (always predicting the training mean; for AUC, a random ranking). None without a key metric."""
+    from registry.metrics import PRIMARY_METRIC
+
+    metric = key_metric(version)
+    if metric is None:
+        return None
+    name, value = metric
+    task = (version.params or {}).get("task", "")
+    lower = not PRIMARY_METRIC.get(task, (name, False))[1]
+    champion = aliases_current(model=version.registered_model).get("champion")
+    out: dict = {"metric": name, "value": value, "lower_is_better": lower, "champion": None, "baseline": None,
+                 "is_champion": champion is not None and champion.pk == version.pk, "champion_version": champion}
+    if champion is not None and champion.pk != version.pk:
+        theirs = key_metric(champion)
+        if theirs is not None:
+            out["champion"] = {"version": champion, **_verdict(value, theirs[1], lower)}
+    baselines = {"regression": ((version.metrics or {}).get("baseline_mae"), "always predicting the training mean"),
+                 "binary": (0.5, "a random ranking")}
+    baseline, label = baselines.get(task, (None, ""))
+    if baseline is not None and name in ("mae", "auc"):
+        out["baseline"] = {"label": label, **_verdict(value, baseline, lower)}
+    return out
+
+
 def _shown(value) -> str:
     if value is None:
         return "—"

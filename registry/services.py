@@ -19,7 +19,7 @@ from portal.models import User
 from portal.services import audit_record
 from proposals.models import Proposal, ProposalKind, ProposalState
 from registry import datasets as dataset_files
-from registry import mlflow_client, permissions, trainers
+from registry import mlflow_client, permissions, selectors, trainers
 from registry.models import (
     Alias, AliasEvent, AliasMoveState, Dataset, ProjectState, Framework, MLProject, ModelVersion, RegisteredModel, Task, TrainingConfig,
 )
@@ -352,7 +352,8 @@ def model_version_create(*, config: TrainingConfig, version: int, run_id: str, j
 
 # --- aliases ---------------------------------------------------------------------------
 
-def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, by: User) -> AliasEvent:
+def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, by: User,
+                            confirm_worse: bool = False) -> AliasEvent:
     """Point an MLflow alias (champion, challenger) at ``version``, and remember who and why.
 
     Only for approved projects, only by the technical lead or the project's ML engineers. The
@@ -370,6 +371,18 @@ def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, b
         if project.proposal.state != ProposalState.APPROVED:
             raise InvalidTransition(refusal, state=project.proposal.state, allowed_actions=[])
         raise Forbidden(refusal)
+    worse = None
+    if alias == Alias.CHAMPION:
+        comparison = selectors.champion_comparison(version=version)
+        if comparison and comparison["champion"] and comparison["champion"]["verdict"] == "worse":
+            theirs = comparison["champion"]
+            worse = {"metric": comparison["metric"], "value": comparison["value"], "champion_value": theirs["value"],
+                     "champion_version": theirs["version"].version}
+            if not confirm_worse:
+                raise DomainError(
+                    f"{version}'s {comparison['metric']} ({comparison['value']:.4g}) is worse than the champion "
+                    f"v{theirs['version'].version}'s ({theirs['value']:.4g}). Confirm to make it the champion anyway.",
+                    status=409, field="confirm_worse")
     with transaction.atomic():
         # Moves of one model's aliases queue on its row, so "previous" is always right.
         model = RegisteredModel.objects.select_for_update().get(pk=version.registered_model_id)
@@ -402,7 +415,8 @@ def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, b
         audit_record(actor=by, verb="model_version.alias_moved", obj=version,
                      from_state=f"v{previous_version.version}" if previous_version else "", to_state=f"v{version.version}",
                      data={"alias": alias, "model": model.name, "reason": reason,
-                           "previous_version": previous_version.version if previous_version else None})
+                           "previous_version": previous_version.version if previous_version else None,
+                           **({"confirmed_worse": worse} if worse else {})})
     return event
 
 

@@ -227,6 +227,8 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
     others = _with_key_metric([v for v in selectors.model_version_list().order_by("registered_model__name", "-version")[:300]
                                if v.pk != version.pk])
     metric = selectors.key_metric(version)
+    comparison = selectors.champion_comparison(version=version)
+    champion = aliases.get("champion")
     context = {
         "version": version,
         "model": model,
@@ -250,8 +252,11 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "alias_refusal": _alias_refusal(request.user, version),
         "alias_choices": Alias.choices,
         "compare_choices": others,
-        "compare_default": next((v.pk for v in others if v.registered_model_id == model.pk and v.version < version.version),
-                                others[0].pk if others else None),
+        # Compare with the champion first: what this version would replace.
+        "compare_default": (champion.pk if champion is not None and champion.pk != version.pk else
+                            next((v.pk for v in others if v.registered_model_id == model.pk
+                                  and v.version < version.version), others[0].pk if others else None)),
+        "comparison": comparison,
         "dataset_size": size_text(version.dataset.size_bytes),
     }
     return render(request, "registry/version_detail.html", context)
@@ -267,7 +272,8 @@ def version_alias_set(request: HttpRequest, version_id: int) -> HttpResponse:
         return redirect(back)
     alias = form.cleaned_data["alias"]
     try:
-        services.model_version_alias_set(version=version, alias=alias, reason=form.cleaned_data["reason"], by=request.user)
+        services.model_version_alias_set(version=version, alias=alias, reason=form.cleaned_data["reason"], by=request.user,
+                                         confirm_worse=form.cleaned_data["confirm_worse"])
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -72,3 +72,13 @@ def percent(rate) -> str:
     if value < 0.1:
         return f"{value:.2g}%"
     return f"{value:.1f}%".replace(".0%", "%")
+
+
+@register.inclusion_tag("registry/_champion_comparison.html")
+def champion_comparison(version_id):
+    """The comparison for a version named by id (a training job's result on its job page)."""
+    from registry import selectors
+    from registry.models import ModelVersion
+
+    version = ModelVersion.objects.select_related("registered_model").filter(pk=version_id).first()
+    return {"comparison": selectors.champion_comparison(version=version) if version is not None else None}

@@ -113,3 +113,75 @@ def test_the_call_to_mlflow_is_made_with_no_transaction_open(versions, monkeypat
     services.model_version_alias_set(version=v1, alias="champion", reason="best so far", by=org.lead)
     assert seen == {"depth": 0, "pending": "pending"}
     assert project.models.get().alias_events.get().state == "applied"
+
+
+def _with_mae(version, mae: float, baseline: float = 8.0) -> None:
+    ModelVersion.objects.filter(pk=version.pk).update(params={"task": "regression"},
+                                                      metrics={"mae": mae, "baseline_mae": baseline})
+    version.refresh_from_db()
+
+
+def test_a_version_is_compared_with_the_champion_and_the_naive_baseline(versions):
+    org, project, (v1, v2) = versions
+    _with_mae(v1, 2.5)
+    _with_mae(v2, 2.0)
+    assert selectors.champion_comparison(version=v2)["champion"] is None  # no champion yet
+    services.model_version_alias_set(version=v1, alias="champion", reason="First", by=org.lead)
+
+    comparison = selectors.champion_comparison(version=v2)
+    assert comparison["champion"]["version"] == v1 and comparison["champion"]["verdict"] == "better"
+    assert comparison["champion"]["difference"] == pytest.approx(0.5)
+    assert comparison["champion"]["relative"] == pytest.approx(0.2)
+    assert comparison["baseline"]["verdict"] == "better" and comparison["baseline"]["difference"] == pytest.approx(6.0)
+    assert selectors.champion_comparison(version=v1)["is_champion"]
+
+
+def test_a_worse_champion_needs_an_explicit_confirmation_that_the_history_keeps(versions):
+    org, project, (v1, v2) = versions
+    _with_mae(v1, 2.0)
+    _with_mae(v2, 2.5)
+    services.model_version_alias_set(version=v1, alias="champion", reason="First", by=org.lead)
+
+    with pytest.raises(DomainError) as refused:
+        services.model_version_alias_set(version=v2, alias="champion", reason="Fresher data", by=org.lead)
+    assert refused.value.status == 409 and "worse than the champion v1" in refused.value.message
+    assert champion_in_mlflow(project) == v1.version
+
+    # A challenger is not held to it; the champion is, unless confirmed.
+    services.model_version_alias_set(version=v2, alias="challenger", reason="Shadow it", by=org.lead)
+    services.model_version_alias_set(version=v2, alias="champion", reason="Fresher data", by=org.lead,
+                                     confirm_worse=True)
+    assert champion_in_mlflow(project) == v2.version
+    event = AuditEvent.objects.filter(verb="model_version.alias_moved", object_id=str(v2.pk),
+                                      data__alias="champion").get()
+    assert event.data["confirmed_worse"] == {"metric": "mae", "value": 2.5, "champion_value": 2.0,
+                                             "champion_version": v1.version}
+
+
+def test_the_alias_form_has_no_default_and_the_page_asks_for_the_confirmation(versions):
+    from portal.tests.fixtures import client_for
+
+    org, project, (v1, v2) = versions
+    _with_mae(v1, 2.0)
+    _with_mae(v2, 2.5)
+    services.model_version_alias_set(version=v1, alias="champion", reason="First", by=org.lead)
+    page = client_for(org.lead).get(f"/projects/versions/{v2.pk}/").content.decode()
+    assert '<option value="" selected disabled>Choose…</option>' in page
+    assert 'name="confirm_worse"' in page and "worse than the champion" in page
+    response = client_for(org.lead).post(f"/projects/versions/{v2.pk}/aliases/",
+                                         {"alias": "champion", "reason": "Fresher"}, follow=True)
+    assert any("Confirm to make it the champion anyway" in str(m) for m in response.context["messages"])
+    response = client_for(org.lead).post(f"/projects/versions/{v2.pk}/aliases/",
+                                         {"alias": "champion", "reason": "Fresher", "confirm_worse": "on"})
+    assert champion_in_mlflow(project) == v2.version
+
+    api = client_for(org.lead)
+    back = api.post(f"/api/v1/model-versions/{v1.pk}/aliases/", {"alias": "champion", "reason": "Back"},
+                    content_type="application/json")
+    assert back.status_code == 200  # v1 is better than the champion v2: nothing to confirm
+    refused = api.post(f"/api/v1/model-versions/{v2.pk}/aliases/", {"alias": "champion", "reason": "Again"},
+                       content_type="application/json")
+    assert refused.status_code == 409 and refused.json()["field"] == "confirm_worse"
+    confirmed = api.post(f"/api/v1/model-versions/{v2.pk}/aliases/",
+                         {"alias": "champion", "reason": "Again", "confirm_worse": True}, content_type="application/json")
+    assert confirmed.status_code == 200 and champion_in_mlflow(project) == v2.version
