@@ -1,35 +1,31 @@
 from django.contrib import admin
 
 from observability.models import Alert, Label, Monitor, MonitorRun, QualityPromise
+from portal.admin import ReadOnlyAdmin
 
 
 @admin.register(Monitor)
-class MonitorAdmin(admin.ModelAdmin):
+class MonitorAdmin(ReadOnlyAdmin):
     list_display = ("endpoint", "name", "schedule", "window_minutes", "enabled")
-    readonly_fields = [f.name for f in Monitor._meta.fields]
 
 
 @admin.register(MonitorRun)
-class MonitorRunAdmin(admin.ModelAdmin):
+class MonitorRunAdmin(ReadOnlyAdmin):
     list_display = ("monitor", "window_start", "window_end", "row_count", "status")
     list_filter = ("status",)
-    readonly_fields = [f.name for f in MonitorRun._meta.fields]
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadOnlyAdmin):
     list_display = ("endpoint", "condition", "state", "opened_at")
     list_filter = ("state", "condition")
-    readonly_fields = [f.name for f in Alert._meta.fields]
 
 
 @admin.register(Label)
-class LabelAdmin(admin.ModelAdmin):
+class LabelAdmin(ReadOnlyAdmin):
     list_display = ("prediction_id", "endpoint", "value", "time")
-    readonly_fields = [f.name for f in Label._meta.fields]
 
 
 @admin.register(QualityPromise)
-class QualityPromiseAdmin(admin.ModelAdmin):
+class QualityPromiseAdmin(ReadOnlyAdmin):
     list_display = ("project", "metric", "target", "set_by", "set_at")
-    readonly_fields = [f.name for f in QualityPromise._meta.fields]

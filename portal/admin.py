@@ -3,6 +3,27 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from portal.models import AuditEvent, ChairTerm, CouncilMembership, Pod, PodLead, User
 
+admin.site.site_header = "ML Council Portal administration"
+admin.site.site_title = "ML Council Portal admin"
+admin.site.index_title = "People, roles and records"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For governed and audited rows: they change only through the portal's services (with their
+    permission checks and audit events), so the admin shows them and changes nothing."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] + [f.name for f in self.model._meta.many_to_many]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.method in ("GET", "HEAD")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):

@@ -62,11 +62,30 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
+DEMO_PEOPLE = ("alice", "bob", "carol", "erin", "frank", "grace")
+
+
+@login_not_required
+def login(request: HttpRequest) -> HttpResponse:
+    """Sign in. With DEBUG on and the demo people loaded, the page names them."""
+    from django.conf import settings
+    from django.contrib.auth import views as auth_views
+
+    from portal.models import User
+
+    demo = []
+    if settings.DEBUG:
+        demo = sorted(User.objects.filter(username__in=DEMO_PEOPLE, is_active=True).values_list("username", flat=True))
+    return auth_views.LoginView.as_view(redirect_authenticated_user=True, extra_context={"demo_people": demo})(request)
+
+
 @login_not_required
 def error_404(request: HttpRequest, exception=None) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"detail": "Not found."}, status=404)
-    return render(request, "404.html", status=404)
+    response = render(request, "404.html", status=404)
+    response.designed = True
+    return response
 
 
 @login_not_required
@@ -80,7 +99,9 @@ def error_403(request: HttpRequest, exception=None) -> HttpResponse:
 def error_500(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"detail": "Something went wrong on our side; it has been logged."}, status=500)
-    return render(request, "500.html", status=500)
+    response = render(request, "500.html", status=500)
+    response.designed = True
+    return response
 
 
 @login_not_required

@@ -144,6 +144,12 @@ def notification_list(*, meeting: Meeting | None = None):
     return emails
 
 
+def notification_get(*, notification_id: int):
+    from portal.models import Notification
+
+    return get_object_or_404(Notification.objects.select_related("recipient"), pk=notification_id)
+
+
 def meetings_by_id(*, ids) -> dict[str, Meeting]:
     return {str(m.pk): m for m in Meeting.objects.filter(pk__in=list(ids))}
 

@@ -28,4 +28,5 @@ urlpatterns = [
     path("council/meetings/<int:meeting_id>/attendance/", views.meeting_attendance_save, name="meeting_attendance"),
     path("council/meetings/<int:meeting_id>/publish/", views.meeting_minutes_publish, name="meeting_publish"),
     path("council/emails/", views.notification_list, name="emails"),
+    path("council/emails/<int:notification_id>/", views.notification_detail, name="email_detail"),
 ]

@@ -2,18 +2,8 @@
 
 from django.contrib import admin
 
+from portal.admin import ReadOnlyAdmin as ReadOnly
 from registry.models import AliasEvent, Dataset, MLProject, ModelVersion, RegisteredModel, TrainingConfig
-
-
-class ReadOnly(admin.ModelAdmin):
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MLProject)

@@ -3,21 +3,8 @@ with their audit events."""
 
 from django.contrib import admin
 
+from portal.admin import ReadOnlyAdmin as ReadOnly
 from serving.models import Endpoint, EndpointRevision, PredictionRecord
-
-
-class ReadOnly(admin.ModelAdmin):
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + [f.name for f in self.model._meta.many_to_many]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return request.method in ("GET", "HEAD")
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Endpoint)

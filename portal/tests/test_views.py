@@ -196,3 +196,14 @@ def test_the_home_page_hides_the_portals_own_jobs_from_people_who_did_not_start_
     assert f'href="/jobs/{check.pk}/"' in content and f'href="/jobs/{mine.pk}/"' in content
     assert f'href="/jobs/{drain.pk}/"' not in content
     assert f'href="/jobs/{drain.pk}/"' in signed_in.get("/jobs/").content.decode()  # the jobs list shows all
+
+
+def test_development_shows_the_designed_error_pages_unless_asked_for_djangos(signed_in, settings):
+    settings.DEBUG = True
+    missing = signed_in.get("/no-such-page/")
+    assert missing.status_code == 404 and "Using the URLconf" not in missing.content.decode()
+    assert "ML Council Portal" in missing.content.decode()
+    api = signed_in.get("/api/v1/no-such-thing/", HTTP_ACCEPT="application/json")
+    assert api.status_code == 404
+    settings.DEBUG_TECHNICAL_ERRORS = True
+    assert "Using the URLconf" in signed_in.get("/no-such-page/").content.decode()

@@ -12,6 +12,7 @@ from proposals.views.meetings import (
     meeting_list,
     meeting_minutes_publish,
     meeting_notes_save,
+    notification_detail,
     notification_list,
 )
 from proposals.views.proposals import (
@@ -29,7 +30,7 @@ from proposals.views.proposals import (
 
 __all__ = [
     "council_dashboard", "meeting_attendance_save", "meeting_detail", "meeting_item_add", "meeting_item_move",
-    "meeting_list", "meeting_minutes_publish", "meeting_notes_save", "my_queue", "notification_list",
+    "meeting_list", "meeting_minutes_publish", "meeting_notes_save", "my_queue", "notification_detail", "notification_list",
     "proposal_chair_decide", "proposal_compare", "proposal_create", "proposal_detail", "proposal_edit",
     "proposal_field_validate", "proposal_list", "proposal_pod_review", "proposal_submit", "proposal_vote",
     "proposal_vote_close", "proposal_withdraw",

@@ -160,3 +160,12 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 for _view in (meeting_list, meeting_detail, meeting_notes_save, meeting_item_add, meeting_item_move,
               meeting_attendance_save, meeting_minutes_publish, notification_list):
     _view.nav_section = "council"
+
+
+def notification_detail(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """One sent (or queued) email, as its recipient reads it."""
+    email = selectors.notification_get(notification_id=notification_id)
+    meeting = None
+    if email.object_type == "meeting" and email.object_id.isdigit():
+        meeting = selectors.meetings_by_id(ids=[email.object_id]).get(email.object_id)
+    return render(request, "proposals/notification_detail.html", {"email": email, "meeting": meeting})
