@@ -4,12 +4,13 @@ pages load (endpoint, model version, project)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from observability import charts, maturity, permissions, selectors, services
@@ -23,7 +24,11 @@ HISTORY_DAYS = 7
 
 
 def _html(figure) -> str:
-    return figure.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG)
+    """A chart drawn in the browser on demand (static/portal/charts.js loads Plotly when a page or
+    a panel has one), so pages that only might show a chart do not load Plotly up front."""
+    height = figure.layout.height or 300
+    return format_html('<div class="plotly-graph-div" style="height:{}px" data-figure="{}" data-config="{}"></div>',
+                       height, figure.to_json(), json.dumps(PLOTLY_CONFIG))
 
 
 def monitoring_home(request: HttpRequest) -> HttpResponse:
@@ -55,7 +60,6 @@ def monitoring_home(request: HttpRequest) -> HttpResponse:
         if levels else None,
         "maturity_microsoft": _html(charts.maturity_figure(counts["microsoft"], maturity.MICROSOFT,
                                                            title="Microsoft's scale")) if levels else None,
-        "plotly_js": static("vendor/plotly/plotly.min.js"),
     })
 
 
@@ -74,8 +78,7 @@ def endpoint_monitoring(request: HttpRequest, name: str) -> HttpResponse:
     chosen = request.GET.get("monitor")
     monitor = next((m for m in monitors if str(m.pk) == chosen), monitors[0] if monitors else None)
     context: dict = {"endpoint": endpoint, "project": project, "monitors": monitors, "monitor": monitor,
-                     "plotly_js": static("vendor/plotly/plotly.min.js"),
-                     "alerts": list(selectors.alert_list(endpoint=name)[:20]),
+                                  "alerts": list(selectors.alert_list(endpoint=name)[:20]),
                      "can_tune": permissions.can_tune_monitor(request.user, project),
                      "can_handle": permissions.can_handle_alert(request.user, project)[0],
                      "highlight_alert": request.GET.get("alert")}
