@@ -4,17 +4,16 @@ pages load (endpoint, model version, project)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from observability import charts, maturity, permissions, selectors, services
 from observability.models import QUALITY_METRICS, Check, MonitorRun, QualityPromise
+from portal.charts import lazy_chart_html
 from portal.errors import DomainError
 from registry.models import MLProject, ModelVersion
 from serving.selectors import endpoint_get, endpoint_list
@@ -24,11 +23,7 @@ HISTORY_DAYS = 7
 
 
 def _html(figure) -> str:
-    """A chart drawn in the browser on demand (static/portal/charts.js loads Plotly when a page or
-    a panel has one), so pages that only might show a chart do not load Plotly up front."""
-    height = figure.layout.height or 300
-    return format_html('<div class="plotly-graph-div" style="height:{}px" data-figure="{}" data-config="{}"></div>',
-                       height, figure.to_json(), json.dumps(PLOTLY_CONFIG))
+    return lazy_chart_html(figure, config=PLOTLY_CONFIG)
 
 
 def monitoring_home(request: HttpRequest) -> HttpResponse:

@@ -84,6 +84,20 @@ class Job(models.Model):
         return (self.finished_at or timezone.now()) - self.started_at
 
 
+class JobPoint(models.Model):
+    """One point of a series a running job reports (a validation metric per boosting round or
+    epoch), so its page draws the curve while it runs."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="points")
+    series = models.CharField(max_length=60)
+    step = models.PositiveIntegerField()
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["series", "step"]
+        indexes = [models.Index(fields=["job", "series", "step"])]
+
+
 class JobLogLine(models.Model):
     class Level(models.TextChoices):
         INFO = "info", "Info"

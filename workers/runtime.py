@@ -14,7 +14,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from workers import kinds
-from workers.models import Job, JobLogLine, JobState
+from workers.models import Job, JobLogLine, JobPoint, JobState
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,14 @@ class JobRun:
             fields["message"] = message[:500]
         Job.objects.filter(pk=self.job_id, state=JobState.RUNNING).update(**fields)
         self.check_cancelled()
+
+    def record(self, points: dict[str, list[tuple[int, float]]]) -> None:
+        """Add points to the job's series (``{"valid_mae": [(round, value), ...]}``) for its live chart."""
+        import math
+
+        rows = [JobPoint(job_id=self.job_id, series=series[:60], step=int(step), value=float(value))
+                for series, values in points.items() for step, value in values if math.isfinite(float(value))]
+        JobPoint.objects.bulk_create(rows, batch_size=500)
 
     def log(self, text: str, level: str = JobLogLine.Level.INFO) -> None:
         JobLogLine.objects.create(job_id=self.job_id, text=text, level=level)

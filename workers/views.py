@@ -31,9 +31,34 @@ def job_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "workers/job_list.html", context)
 
 
+def _curve(job) -> str | None:
+    """The job's reported series (a validation metric per round or epoch) as a live chart."""
+    points: dict[str, list[tuple[int, float]]] = {}
+    for series, step, value in job.points.order_by("series", "step").values_list("series", "step", "value"):
+        points.setdefault(series, []).append((step, value))
+    if not points:
+        return None
+    import plotly.graph_objects as go
+
+    from portal.charts import lazy_chart_html
+
+    fig = go.Figure()
+    for series, values in points.items():
+        label = series.replace("valid_", "validation ").replace("_", " ")
+        fig.add_trace(go.Scatter(x=[s for s, _ in values], y=[v for _, v in values], name=label, mode="lines+markers",
+                                 marker=dict(size=3), line=dict(color="#2563eb")))
+    fig.update_layout(height=240, margin=dict(l=50, r=20, t=20, b=40), paper_bgcolor="rgba(0,0,0,0)",
+                      plot_bgcolor="rgba(0,0,0,0)", showlegend=True, legend=dict(orientation="h", y=1.1, x=0),
+                      font=dict(family="-apple-system, Segoe UI, Roboto, DejaVu Sans, Arial, sans-serif", size=12),
+                      transition={"duration": 0})
+    fig.update_xaxes(title_text="round or epoch", showgrid=False)
+    fig.update_yaxes(gridcolor="#eef1f5")
+    return lazy_chart_html(fig)
+
+
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_get(job_id=job_id)
-    context = {"job": job, "log_lines": job.log_lines.order_by("id")[:2000]}
+    context = {"job": job, "log_lines": job.log_lines.order_by("id")[:2000], "curve": _curve(job)}
     if request.htmx and request.htmx.target == "job-live":
         return render(request, "workers/job_detail.html#job-live", context)
     return render(request, "workers/job_detail.html", context)

@@ -206,3 +206,48 @@ def test_categorical_features_are_inferred_from_the_dataset_when_not_given(proje
     assert config.categorical_features == ["merchant_category"]
     assert "merchant_category" not in config.numeric_features and config.params["num_leaves"] == 31
     assert job.queue == "training" and job.object_type == "mlproject"
+
+
+def test_the_validation_curve_is_recorded_while_training_and_drawn_on_the_job_page(project, delivery,
+                                                                                   django_capture_on_commit_callbacks):
+    from portal.tests.fixtures import client_for
+    from workers.models import JobPoint
+
+    org, _ = project
+    job = start(project, delivery, django_capture_on_commit_callbacks, params={"num_boost_round": 80})
+    seen_while_running: list[int] = []
+
+    class Watched(JobRun):
+        def progress(self, percent, message=None):
+            super().progress(percent, message)
+            seen_while_running.append(JobPoint.objects.filter(job_id=self.job_id).count())
+
+    result = training_run(Watched(job))
+    steps = list(JobPoint.objects.filter(job=job, series="valid_mae").values_list("step", flat=True))
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= result["iterations"]
+    assert any(0 < n < len(steps) for n in seen_while_running)  # points arrive during training, not only at the end
+    page = client_for(org.lead).get(f"/jobs/{job.pk}/").content.decode()
+    assert 'id="job-curve"' in page and "validation mae" in page
+
+
+def test_the_throttle_sends_buffered_points_with_progress_and_all_at_the_end():
+    from registry.trainers.base import Throttled
+
+    class Reporter:
+        def __init__(self):
+            self.recorded, self.reports = [], 0
+
+        def record(self, points):
+            self.recorded.append(points)
+
+        def progress(self, percent, message=None):
+            self.reports += 1
+
+    reporter = Reporter()
+    throttle = Throttled(reporter, interval=3600)
+    for step in range(1, 6):
+        throttle.point("valid_mae", step, 10.0 - step)
+        throttle.step(step, 5, f"Round {step}", force=step == 1)
+    assert reporter.recorded == [{"valid_mae": [(1, 9.0)]}]  # sent with the first (due) report only
+    throttle.tick(force=True)
+    assert reporter.recorded[-1] == {"valid_mae": [(2, 8.0), (3, 7.0), (4, 6.0), (5, 5.0)]}

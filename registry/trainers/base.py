@@ -275,6 +275,11 @@ class Throttled:
         self._last = 0.0
         self._percent = start
         self._message = "Training"
+        self._points: dict[str, list[tuple[int, float]]] = {}
+
+    def point(self, series: str, step: int, value: float) -> None:
+        """A point of a curve the job's page draws live; sent with the next progress report."""
+        self._points.setdefault(series, []).append((step, value))
 
     def step(self, done: int, total: int, message: str, *, force: bool = False) -> None:
         self._percent = self.start + (self.end - self.start) * done / max(total, 1)
@@ -288,6 +293,10 @@ class Throttled:
         if not force and now - self._last < self.interval:
             return
         self._last = now
+        record = getattr(self.reporter, "record", None)
+        if self._points and record is not None:
+            points, self._points = self._points, {}
+            record(points)
         self.reporter.progress(self._percent, self._message)
 
 

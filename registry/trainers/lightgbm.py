@@ -94,6 +94,7 @@ def train(spec: TrainSpec, frame: pd.DataFrame, reporter: Reporter) -> TrainResu
     def report(env) -> None:
         done = env.iteration + 1
         value = next((r[2] for r in env.evaluation_result_list if r[0] == "valid"), float("nan"))
+        throttle.point(f"valid_{shown}", done, value)
         throttle.step(done, rounds, f"Round {done} of {rounds}: validation {shown} {value:.4f}", force=done == rounds)
 
     callbacks = [lgb.record_evaluation(history), report]
@@ -103,6 +104,7 @@ def train(spec: TrainSpec, frame: pd.DataFrame, reporter: Reporter) -> TrainResu
         booster_params, train_set, num_boost_round=rounds, valid_sets=[train_set, valid_set],
         valid_names=["train", "valid"], callbacks=callbacks,
     )
+    throttle.tick(force=True)  # the last points of the curve, when early stopping ended it
     best = booster.best_iteration or booster.current_iteration()
     reporter.log(f"LightGBM stopped after {booster.current_iteration()} rounds; best round {best}.")
 

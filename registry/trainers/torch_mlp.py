@@ -129,6 +129,7 @@ def train(spec: TrainSpec, frame: pd.DataFrame, reporter: Reporter) -> TrainResu
             value = task_metrics(spec.task, data.y_valid, valid_pred, train_y=data.y_train)[metric_name]
             history["train_loss"].append(train_loss)
             history[f"valid_{metric_name}"].append(value)
+            throttle.point(f"valid_{metric_name}", epoch, value)
             throttle.step(epoch, epochs, f"Epoch {epoch} of {epochs}: validation {metric_name} {value:.4f}",
                           force=epoch == epochs)
             if best_value is None or (value > best_value if higher_is_better else value < best_value):
@@ -136,6 +137,7 @@ def train(spec: TrainSpec, frame: pd.DataFrame, reporter: Reporter) -> TrainResu
             elif patience and epoch - best_epoch >= patience:
                 reporter.log(f"No better validation {metric_name} for {patience} epochs; stopped at epoch {epoch}.")
                 break
+        throttle.tick(force=True)  # the last points of the curve, when early stopping ended it
         model.load_state_dict(best_state)
         model.eval()
         reporter.log(f"PyTorch trained {epoch} epochs; best epoch {best_epoch}.")
