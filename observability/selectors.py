@@ -81,6 +81,14 @@ def alert_get(*, alert_id: int) -> Alert:
     return get_object_or_404(Alert.objects.select_related("monitor__endpoint__project"), pk=alert_id)
 
 
+def project_task(*, project) -> str:
+    """The task of the project's newest model version (what its promise can be measured in)."""
+    from registry.models import ModelVersion
+
+    return (ModelVersion.objects.filter(registered_model__project=project).order_by("-created_at")
+            .values_list("params__task", flat=True).first()) or "regression"
+
+
 def promise_get(*, project) -> QualityPromise | None:
     return QualityPromise.objects.filter(project=project).first()
 

@@ -468,11 +468,10 @@ def alert_resolve(*, alert: Alert, by: User, note: str) -> Alert:
 
 def promise_set(*, project, by: User, metric: str, target: Any) -> QualityPromise:
     """Tie the proposal's success metric to a model quality metric and a target."""
-    from registry.models import ModelVersion
+    from observability.selectors import project_task
 
     _require(permissions.can_set_promise(by, project))
-    task = (ModelVersion.objects.filter(registered_model__project=project).order_by("-created_at")
-            .values_list("params__task", flat=True).first()) or "regression"
+    task = project_task(project=project)
     allowed = QUALITY_METRICS.get(task, [])
     if metric not in allowed:
         raise DomainError(f"{project} is a {task} project: its quality metric is one of {', '.join(allowed)}.",

@@ -239,8 +239,7 @@ def project_panel(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(MLProject.objects.select_related("proposal"), pk=project_id)
     promise = selectors.promise_get(project=project)
     delivered = selectors.promise_delivered(project=project, since=timezone.now() - dt.timedelta(days=30))
-    task = (ModelVersion.objects.filter(registered_model__project=project).order_by("-created_at")
-            .values_list("params__task", flat=True).first()) or "regression"
+    task = selectors.project_task(project=project)
     return render(request, "observability/_project_panel.html", {
         "project": project, "promise": promise, "delivered": delivered[-1][1] if delivered else None,
         "kept": promise.kept_by(delivered[-1][1]) if promise and delivered else None,

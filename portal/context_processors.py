@@ -27,7 +27,8 @@ def navigation(request):
         )
     from proposals.selectors import owed_count
 
-    owed = owed_count(user=request.user)
+    counts = getattr(request, "queue_counts", None)  # the home page has counted already
+    owed = sum(counts.values()) if counts is not None else owed_count(user=request.user)
     items = [
         {"key": key, "label": label, "url": reverse(url_name), "active": key == section,
          "badge": owed if key == "dashboard" else 0,

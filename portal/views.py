@@ -40,7 +40,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     meeting = proposal_selectors.meeting_upcoming()
     context = {
         "my_proposals": proposal_selectors.my_proposals(user=user),
-        "queue": _queue_counts(user),
+        "queue": _queue_counts(request),
         "meeting": meeting,
         "meeting_items": proposal_selectors.meeting_items_for(meeting=meeting, user=user),
         "decisions": proposal_selectors.decisions_recent(),
@@ -52,10 +52,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/dashboard.html", context)
 
 
-def _queue_counts(user) -> dict[str, int]:
+def _queue_counts(request: HttpRequest) -> dict[str, int]:
+    """What the signed-in person owes, per kind; kept on the request so the navigation's count
+    (portal.context_processors) reuses it instead of asking again."""
     from proposals.selectors import my_queue
 
-    return {name: len(entries) for name, entries in my_queue(user=user).items()}
+    request.queue_counts = {name: len(entries) for name, entries in my_queue(user=request.user).items()}
+    return request.queue_counts
 
 
 def _wants_json(request: HttpRequest) -> bool:
