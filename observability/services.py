@@ -27,8 +27,8 @@ from observability.models import (
     QualityPromise,
 )
 from portal.errors import DomainError, Forbidden, InvalidTransition
-from portal.models import User
-from portal.notifications import notification_queue, notification_send
+from portal.models import NotificationKind, User
+from portal.notifications import notify
 from portal.services import audit_record
 from serving.models import Endpoint
 
@@ -398,29 +398,30 @@ def alert_url(alert: Alert) -> str:
     return url
 
 
-def alert_recipients(alert: Alert) -> dict[str, User]:
+def alert_recipients(alert: Alert) -> dict[int, User]:
+    """The people an alert concerns, by id: the project's owner and team, the proposal's technical
+    lead and team (the active ones)."""
     project = alert.monitor.endpoint.project
     people = [project.owner, project.proposal.technical_lead, *project.team.all(), *project.proposal.team.all()]
-    return {u.email.lower(): u for u in people if u is not None and u.email and u.is_active}
+    return {u.pk: u for u in people if u is not None and u.is_active}
 
 
 def alert_notify(*, alert_id: int) -> int:
-    """Email the technical lead and the project team, each once per alert. Returns how many were sent."""
+    """Notify the technical lead and the project team, each once per alert, by email unless they
+    chose otherwise for alerts (``portal.notifications``). Returns how many people were notified."""
     alert = Alert.objects.select_related("monitor__endpoint__project__proposal").get(pk=alert_id)
     context = {"alert": alert, "url": settings.PORTAL_URL.rstrip("/") + alert_url(alert),
                "project": alert.monitor.endpoint.project}
     subject = f"[alert] {alert.get_condition_display()} on {alert.endpoint}"
     text = render_to_string("observability/email/alert.txt", context)
     html = render_to_string("observability/email/alert.html", context)
-    sent = 0
-    for email, user in sorted(alert_recipients(alert).items()):
-        row, _ = notification_queue(email=email, recipient=user, subject=subject, body_text=text, body_html=html,
-                                    dedupe_key=f"alert:{alert.pk}:{email}", obj=alert)
-        try:
-            sent += notification_send(notification=row, attempts=2, backoff=0.2)
-        except Exception:  # the email stays queued; the alert is on the page and the agenda regardless
-            logger.warning("alert %s: email to %s not sent", alert.pk, email, exc_info=True)
-    return sent
+    notified = 0
+    for _, user in sorted(alert_recipients(alert).items()):
+        notify(user=user, kind=NotificationKind.ALERT, title=f"{alert.get_condition_display()} on {alert.endpoint}",
+               body=alert.summary, url=alert_url(alert), dedupe_key=f"alert:{alert.pk}", obj=alert,
+               email_subject=subject, email_text=text, email_html=html)
+        notified += 1
+    return notified
 
 
 def _lock_alert(alert: Alert) -> Alert:

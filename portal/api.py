@@ -1,4 +1,4 @@
-"""API plumbing shared by every app: the exception handler and the audit endpoint."""
+"""API plumbing shared by every app (the exception handler), the audit endpoint and my notifications."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.errors import DomainError
-from portal.models import AuditEvent
-from portal.selectors import audit_event_list
+from portal.models import AuditEvent, InAppNotification
+from portal.notifications import absolute_url, notifications_mark_read
+from portal.selectors import audit_event_list, inbox_list, inbox_unread_count
 
 
 class ErrorOutput(serializers.Serializer):
@@ -73,3 +75,54 @@ class AuditEventListApi(generics.ListAPIView):
             object_type=self.request.query_params.get("object_type"),
             object_id=self.request.query_params.get("object_id"),
         )
+
+
+class MyNotificationOutput(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="The page the notification is about")
+    read = serializers.BooleanField(source="is_read")
+
+    class Meta:
+        model = InAppNotification
+        fields = ["id", "kind", "title", "body", "url", "object_type", "object_id", "created_at", "read", "read_at"]
+
+    def get_url(self, row: InAppNotification) -> str:
+        return absolute_url(row.url)
+
+
+class MyNotificationListApi(generics.ListAPIView):
+    """My notifications, newest first; ``unread=true`` for the unread ones only. ``unread_count``
+    is the bell's number."""
+
+    serializer_class = MyNotificationOutput
+    filter_backends: list = []
+
+    @extend_schema(parameters=[OpenApiParameter("unread", bool, description="only the unread ones")])
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        response.data["unread_count"] = inbox_unread_count(user=request.user)
+        return response
+
+    def get_queryset(self):
+        rows = inbox_list(user=self.request.user)
+        if self.request.query_params.get("unread") in ("true", "1"):
+            rows = rows.unread()
+        return rows
+
+
+class MyNotificationReadApi(APIView):
+    """Mark my notifications read: those of ``ids``, or all of them when ``ids`` is left out."""
+
+    class Input(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                    help_text="Which notifications; all unread ones when absent")
+
+    class Output(serializers.Serializer):
+        marked = serializers.IntegerField(help_text="How many were unread and are now read")
+        unread_count = serializers.IntegerField()
+
+    @extend_schema(request=Input, responses={200: Output, **error_responses(400)})
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        marked = notifications_mark_read(user=request.user, ids=data.validated_data.get("ids"))
+        return Response({"marked": marked, "unread_count": inbox_unread_count(user=request.user)})

@@ -36,3 +36,12 @@ def navigation(request):
         for key, label, url_name in NAV
     ]
     return {"nav_items": items, "owed_count": owed}
+
+
+def notifications(request):
+    """The bell's unread count, one query a page."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    from portal.selectors import inbox_unread_count
+
+    return {"unread_notifications": inbox_unread_count(user=request.user)}

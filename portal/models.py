@@ -192,3 +192,96 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.email}"
+
+
+# --- in-app notifications and who wants them how ------------------------------------------------
+
+class NotificationKind(models.TextChoices):
+    REVIEW_OWED = "review_owed", "A pod review I owe"
+    VOTE_OWED = "vote_owed", "A Council vote I owe"
+    PROPOSAL_STATE = "proposal_state", "My proposal changes state"
+    WATCHED_DECISION = "watched_decision", "A decision on a proposal I watch"
+    JOB_FINISHED = "job_finished", "A training or deployment I started ends"
+    ALERT = "alert", "An alert on a model I own"
+
+
+class NotificationChannel(models.TextChoices):
+    IN_APP = "in_app", "In-app only"
+    EMAIL = "email", "Email"
+    DIGEST = "digest", "Daily digest"
+
+
+# What a person gets before they choose: an email for what waits on them (a review, a vote) and for
+# alerts on their models; everything else only in the portal. Documented on the preferences form.
+DEFAULT_CHANNELS: dict[str, str] = {
+    NotificationKind.REVIEW_OWED: NotificationChannel.EMAIL,
+    NotificationKind.VOTE_OWED: NotificationChannel.EMAIL,
+    NotificationKind.ALERT: NotificationChannel.EMAIL,
+    NotificationKind.PROPOSAL_STATE: NotificationChannel.IN_APP,
+    NotificationKind.WATCHED_DECISION: NotificationChannel.IN_APP,
+    NotificationKind.JOB_FINISHED: NotificationChannel.IN_APP,
+}
+
+
+class InAppNotificationQuerySet(models.QuerySet):
+    def unread(self):
+        return self.filter(read_at__isnull=True)
+
+    def for_user(self, user):
+        return self.filter(recipient=user)
+
+
+class InAppNotification(models.Model):
+    """One thing that happened which one person should know about, shown under the bell.
+
+    ``dedupe_key`` names the event: the same event notifies the same person once. ``channel`` is
+    how the person wanted this kind when it happened (the email itself is a row of the outbox,
+    ``Notification``); a digest row waits for the daily digest until ``digested_at`` is set.
+    """
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="inbox")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    dedupe_key = models.CharField(max_length=200)
+    channel = models.CharField(max_length=16, choices=NotificationChannel.choices, default=NotificationChannel.IN_APP)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    digested_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InAppNotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "dedupe_key"], name="inapp_notification_once_per_event"),
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="inapp_notification_unread"),
+            models.Index(fields=["recipient", "-created_at"], name="inapp_notification_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} → {self.recipient}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class NotificationPreference(models.Model):
+    """How one person wants one kind of notification; no row means the kind's default."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_preferences")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    channel = models.CharField(max_length=16, choices=NotificationChannel.choices)
+
+    class Meta:
+        ordering = ["user", "kind"]
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_preference_per_user_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_kind_display()} by {self.get_channel_display()}"

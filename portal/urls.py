@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import views
 from observability import api as observability_api
-from portal.api import AuditEventListApi
+from portal.api import AuditEventListApi, MyNotificationListApi, MyNotificationReadApi
 from proposals import api as proposals_api
 from registry import api as registry_api
 from serving import api as serving_api
@@ -29,6 +29,8 @@ api_v1 = [
     path("meetings/<int:meeting_id>/", proposals_api.MeetingDetailApi.as_view(), name="meeting-detail"),
     path("meetings/<int:meeting_id>/publish-minutes/", proposals_api.MeetingPublishMinutesApi.as_view(), name="meeting-publish-minutes"),
     path("notifications/", proposals_api.NotificationListApi.as_view(), name="notification-list"),
+    path("me/notifications/", MyNotificationListApi.as_view(), name="my-notification-list"),
+    path("me/notifications/read/", MyNotificationReadApi.as_view(), name="my-notification-read"),
     path("projects/", registry_api.ProjectListApi.as_view(), name="project-list"),
     path("projects/<int:project_id>/", registry_api.ProjectDetailApi.as_view(), name="project-detail"),
     path("projects/<int:project_id>/suspend/", registry_api.ProjectSuspendApi.as_view(), name="project-suspend"),
@@ -72,6 +74,10 @@ urlpatterns = [
     path("accounts/login/", views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.dashboard, name="dashboard"),
+    path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/read/", views.notifications_read, name="notifications_read"),
+    path("notifications/preferences/", views.notification_preferences, name="notification_preferences"),
+    path("notifications/<int:notification_id>/open/", views.notification_open, name="notification_open"),
     path("", include("proposals.urls")),
     path("projects/", include("registry.urls")),
     path("deployments/", include("serving.urls")),

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+
+from portal import notifications
+from portal.errors import DomainError
+from portal.forms import NotificationPreferencesForm
+from portal.models import InAppNotification
+from portal.selectors import inbox_list, notification_preferences_for
 
 from workers.selectors import job_list_for
 
@@ -112,3 +122,51 @@ def error_400(request: HttpRequest, exception=None) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"detail": "Bad request."}, status=400)
     return render(request, "400.html", status=400)
+
+
+# --- notifications --------------------------------------------------------------------------
+
+def _notifications_page(request: HttpRequest, form: NotificationPreferencesForm, status: int = 200) -> HttpResponse:
+    page = Paginator(inbox_list(user=request.user), 25).get_page(request.GET.get("page"))
+    return render(request, "portal/notifications.html", {"page": page, "form": form}, status=status)
+
+
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """My notifications, newest first, unread ones marked; and how I get each kind."""
+    return _notifications_page(request, NotificationPreferencesForm(
+        current=notification_preferences_for(user=request.user)))
+
+
+def notification_open(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Mark one of my notifications read and go to the page it is about."""
+    try:
+        row = notifications.notification_open(user=request.user, notification_id=notification_id)
+    except InAppNotification.DoesNotExist:
+        raise Http404("No such notification of yours.")
+    if not url_has_allowed_host_and_scheme(row.url, allowed_hosts={request.get_host()}):
+        return redirect("notifications")
+    return redirect(row.url)
+
+
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    marked = notifications.notifications_mark_read(user=request.user)
+    messages.success(request, f"Marked {marked} notification{'s' if marked != 1 else ''} read." if marked
+                     else "Everything was already read.")
+    return redirect("notifications")
+
+
+def notification_preferences(request: HttpRequest) -> HttpResponse:
+    """Save how I get each kind; the form itself is on the notifications page."""
+    if request.method != "POST":
+        return redirect(reverse("notifications") + "#preferences")
+    form = NotificationPreferencesForm(request.POST, current=notification_preferences_for(user=request.user))
+    if form.is_valid():
+        try:
+            notifications.notification_preferences_set(user=request.user, channels=form.channels())
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Saved: you get each kind of notification the way you chose.")
+            return redirect(reverse("notifications") + "#preferences")
+    return _notifications_page(request, form, status=400)

@@ -14,7 +14,8 @@ class RegistryConfig(AppConfig):
 
         kinds.register("project_create", label="Project creation", queue="default",
                        handler="registry.jobs.project_create_run", system=True)
-        kinds.register("training", label="Model training", queue="training", handler="registry.training.training_run")
+        kinds.register("training", label="Model training", queue="training", handler="registry.training.training_run",
+                       notify_starter=True, describe="registry.jobs.training_describe")
         kinds.register("training_retrain", label="Scheduled retraining", queue="default",
                        handler="registry.jobs.training_retrain_run", system=True)
         kinds.register("registered_model_setup", label="MLflow model setup", queue="default",

@@ -9,7 +9,8 @@ class ServingConfig(AppConfig):
         from workers import kinds
         from workers.system import register_probe
 
-        kinds.register("deploy", label="Deployment", queue="deploy", handler="serving.jobs.deploy_run")
+        kinds.register("deploy", label="Deployment", queue="deploy", handler="serving.jobs.deploy_run",
+                       notify_starter=True, describe="serving.jobs.deploy_describe")
         kinds.register("prediction_drain", label="Prediction log drain", queue="monitoring",
                        handler="serving.jobs.prediction_drain_run", default_schedule="* * * * *", system=True)
         register_probe("serving", _probe_serving)

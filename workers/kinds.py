@@ -7,6 +7,10 @@ returns the job's result (JSON-serialisable) or raises.
 
 A kind may carry a ``default_schedule`` (cron): ``migrate`` then creates that schedule once,
 so system jobs (the weekly ML Review, chair rotation) need no settings entry.
+
+A kind with ``notify_starter`` tells the person who started a job when it succeeds or fails (a
+notification of kind ``job_finished``); its ``describe`` (a function of the job, or its dotted
+path) names the job in words for that notification ("Training of Churn v3").
 """
 
 from __future__ import annotations
@@ -27,16 +31,25 @@ class JobKind:
     handler: str | Callable  # a function, or its dotted path (imported when the job runs)
     default_schedule: str = ""
     system: bool = False  # started by the portal itself rather than by a person
+    notify_starter: bool = False
+    describe: str | Callable | None = None
 
     def load_handler(self) -> Callable:
         return import_string(self.handler) if isinstance(self.handler, str) else self.handler
+
+    def description(self, job) -> str:
+        """The job in words: the kind's ``describe``, else its label."""
+        if self.describe is None:
+            return self.label
+        describe = import_string(self.describe) if isinstance(self.describe, str) else self.describe
+        return describe(job) or self.label
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
 def register(name: str, *, label: str, queue: str, handler: str | Callable, default_schedule: str = "",
-             system: bool = False) -> JobKind:
+             system: bool = False, notify_starter: bool = False, describe: str | Callable | None = None) -> JobKind:
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
     if default_schedule:
@@ -44,7 +57,7 @@ def register(name: str, *, label: str, queue: str, handler: str | Callable, defa
 
         parse(default_schedule)
     kind = JobKind(name=name, label=label, queue=queue, handler=handler, default_schedule=default_schedule,
-                   system=system)
+                   system=system, notify_starter=notify_starter, describe=describe)
     _KINDS[name] = kind
     return kind
 

@@ -130,7 +130,35 @@ def job_finished(*, job_id: int, state: str, message: str, result: Any = None, e
             actor=None, verb=f"job.{state}", obj=job, from_state=from_state, to_state=state,
             data={"error": error} if error else {},
         )
+        _notify_starter(job)
     return job
+
+
+def _notify_starter(job: Job) -> None:
+    """Tell the person who started a training or deployment (a kind with ``notify_starter``) how it
+    ended. A job cancelled by the person who started it needs no telling."""
+    from django.urls import reverse
+
+    from portal.models import NotificationKind
+    from portal.notifications import notify
+
+    try:
+        kind = kinds.get(job.kind)
+    except KeyError:
+        return
+    if not kind.notify_starter or job.started_by_id is None:
+        return
+    if job.state == JobState.CANCELLED and job.cancel_requested_by_id == job.started_by_id:
+        return
+    try:
+        what = kind.description(job)
+    except Exception:  # a description that cannot be made must not undo the job's end
+        logger.warning("could not describe job %s", job.pk, exc_info=True)
+        what = kind.label
+    ended = {JobState.SUCCEEDED: "finished", JobState.FAILED: "failed", JobState.CANCELLED: "was cancelled"}[job.state]
+    body = job.message if job.state != JobState.FAILED else (job.error or job.message)
+    notify(user=job.started_by, kind=NotificationKind.JOB_FINISHED, title=f"{what} {ended}", body=body[:1000],
+           url=reverse("workers:job_detail", args=[job.pk]), dedupe_key=f"job:{job.pk}:{job.state}", obj=job)
 
 
 def jobs_reap_stale(*, now=None) -> list[int]:

@@ -18,7 +18,7 @@ from portal.errors import DomainError
 from portal.models import ChairTerm, CouncilMembership, User
 from portal.selectors import chair_term_current, council_member_list
 from portal.services import audit_record
-from proposals import permissions
+from proposals import notifications, permissions
 from proposals.models import (
     PROPOSAL_TRANSITIONS,
     AgendaItem,
@@ -133,11 +133,13 @@ def _close_vote(proposal: Proposal, item: AgendaItem, *, by: User | None, reason
     elif outcome == VoteOutcome.SPLIT:
         _decide(proposal, S.ESCALATED, by=by, verb="council.escalated", data=data)
     else:
-        audit_record(actor=by, verb="council.no_quorum", obj=proposal, from_state=proposal.state,
-                     to_state=proposal.state, data=data)
+        event = audit_record(actor=by, verb="council.no_quorum", obj=proposal, from_state=proposal.state,
+                             to_state=proposal.state, data=data)
         following = Meeting.objects.filter(state=MeetingState.SCHEDULED, scheduled_for__gt=item.meeting.scheduled_for).order_by("scheduled_for").first()
-        _agenda_add_review(proposal, kind=ItemKind.FOLLOW_UP, meeting=following or Meeting.objects.get_or_create(
+        again = _agenda_add_review(proposal, kind=ItemKind.FOLLOW_UP, meeting=following or Meeting.objects.get_or_create(
             scheduled_for=next_meeting_time(item.meeting.scheduled_for))[0])
+        notifications.proposal_moved_to_next_review(proposal=proposal, event=event)
+        notifications.proposal_vote_owed(proposal=proposal, item=again)
     return item
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from portal.errors import DomainError, InvalidTransition
 from portal.models import User
 from portal.services import audit_record
-from proposals import permissions
+from proposals import notifications, permissions
 from proposals.models import (
     PROPOSAL_TRANSITIONS,
     AgendaItem,
@@ -201,10 +201,15 @@ def proposal_submit(*, proposal: Proposal, by: User) -> Proposal:
         proposal.review_round += 1
     proposal.save()
     revision = _revision_add(proposal, by=by, changed=[], note="Resubmitted" if from_state != S.DRAFT else "Submitted")
-    audit_record(actor=by, verb="proposal.submitted", obj=proposal, from_state=from_state, to_state=proposal.state,
-                 data={"revision": revision.number, "review_round": proposal.review_round})
-    if proposal.state == S.COUNCIL_REVIEW:
-        _agenda_add_review(proposal)
+    event = audit_record(actor=by, verb="proposal.submitted", obj=proposal, from_state=from_state,
+                         to_state=proposal.state,
+                         data={"revision": revision.number, "review_round": proposal.review_round})
+    item = _agenda_add_review(proposal) if proposal.state == S.COUNCIL_REVIEW else None
+    notifications.proposal_state_changed(proposal=proposal, event=event, actor=by)
+    if item is not None:
+        notifications.proposal_vote_owed(proposal=proposal, item=item)
+    else:
+        notifications.proposal_review_owed(proposal=proposal)
     return proposal
 
 
@@ -219,8 +224,9 @@ def proposal_withdraw(*, proposal: Proposal, by: User, reason: str = "") -> Prop
     proposal.decision_note = reason
     proposal.save()
     AgendaItem.objects.filter(proposal=proposal, vote_open=True).update(vote_open=False, closed_at=timezone.now())
-    audit_record(actor=by, verb="proposal.withdrawn", obj=proposal, from_state=from_state, to_state=proposal.state,
-                 data={"reason": reason} if reason else {})
+    event = audit_record(actor=by, verb="proposal.withdrawn", obj=proposal, from_state=from_state,
+                         to_state=proposal.state, data={"reason": reason} if reason else {})
+    notifications.proposal_state_changed(proposal=proposal, event=event, actor=by)
     return proposal
 
 
@@ -236,7 +242,8 @@ def _decide(proposal: Proposal, state: str, *, by: User | None, verb: str, note:
     if note:
         proposal.decision_note = note
     proposal.save()
-    audit_record(actor=by, verb=verb, obj=proposal, from_state=from_state, to_state=state, data=data or {})
+    event = audit_record(actor=by, verb=verb, obj=proposal, from_state=from_state, to_state=state, data=data or {})
+    notifications.proposal_state_changed(proposal=proposal, event=event, actor=by)
     if state == S.APPROVED:
         from proposals.signals import proposal_approved
 
@@ -275,7 +282,9 @@ def pod_review_record(*, proposal: Proposal, by: User, decision: str, comment: s
     elif ReviewDecision.REQUEST_CHANGES in decisions.values():
         _decide(proposal, S.CHANGES_REQUESTED, by=by, verb="proposal.changes_requested", note=comment)
     elif all(decisions.get(f) == ReviewDecision.APPROVE for f in required):
+        # On the agenda first, so the people told it moved on are told which ML Review votes on it.
+        item = _agenda_add_review(proposal)
         _decide(proposal, S.COUNCIL_REVIEW, by=by, verb="proposal.pod_approved")
-        _agenda_add_review(proposal)
+        notifications.proposal_vote_owed(proposal=proposal, item=item)
     return reviews
 
