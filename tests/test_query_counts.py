@@ -564,3 +564,31 @@ def _add_runs(org: Org, count: int) -> None:
 def test_alert_list_api(org):
     assert_constant_queries(client_for(org.outsider), "/api/v1/alerts/?state=open", add_monitored(org), api_rows,
                             page_size=API_PAGE_SIZE)
+
+
+# --- my notifications ---------------------------------------------------------------------------
+
+def add_my_notifications(user):
+    from portal.models import InAppNotification, NotificationKind
+
+    kinds = NotificationKind.values
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            n = _row()
+            InAppNotification.objects.create(
+                recipient=user, kind=kinds[n % len(kinds)], title=f"Event {n}", body="What happens next.",
+                url=f"/proposals/{n}/", dedupe_key=f"proposal:{n}:event:{n}", channel=("in_app", "email", "digest")[n % 3],
+                read_at=timezone.now() if n % 2 else None, digested_at=timezone.now() if n % 3 == 2 else None,
+            )
+    return add
+
+
+def test_my_notifications_page(org):
+    assert_constant_queries(client_for(org.author), "/notifications/", add_my_notifications(org.author),
+                            links(r'href="/notifications/(\d+)/open/"'), page_size=HTML_PAGE_SIZE)
+
+
+def test_my_notifications_api(org):
+    assert_constant_queries(client_for(org.author), "/api/v1/me/notifications/", add_my_notifications(org.author),
+                            api_rows, page_size=API_PAGE_SIZE)
