@@ -222,7 +222,7 @@ def test_the_preferences_form_refuses_a_missing_choice(ada):
 def test_the_bell_counts_unread_and_the_page_lists_newest_first(ada):
     client = client_for(ada)
     assert 'id="bell"' in client.get("/").content.decode()
-    assert "nav-badge bell-count" not in client.get("/notifications/").content.decode()
+    assert 'class="bell-count"' not in client.get("/notifications/").content.decode()
     older = _notify(ada, kind=K.PROPOSAL_STATE, key="proposal:1:event:1", title="“Churn” is in pod review")
     InAppNotification.objects.filter(pk=older.pk).update(created_at=timezone.now() - dt.timedelta(hours=2))
     _notify(ada, kind=K.JOB_FINISHED, key="job:9:failed", title="Training of Churn failed", url="/jobs/9/")
@@ -231,7 +231,7 @@ def test_the_bell_counts_unread_and_the_page_lists_newest_first(ada):
 
     page = client.get("/notifications/")
     html, text = page.content.decode(), text_of(page)
-    assert "2 unread" in text and 'class="nav-badge bell-count"' in html
+    assert "2 unread" in text and 'class="bell-count"' in html
     assert text.index("Training of Churn failed") < text.index("“Churn” is in pod review")
     assert html.count('class="unread"') == 2 and "Mark all read" in text
 
