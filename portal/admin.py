@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from portal.models import AuditEvent, ChairTerm, CouncilMembership, Pod, PodLead, User
+from portal.models import (
+    AuditEvent,
+    ChairTerm,
+    CouncilMembership,
+    InAppNotification,
+    NotificationPreference,
+    Pod,
+    PodLead,
+    User,
+)
 
 admin.site.site_header = "ML Council Portal administration"
 admin.site.site_title = "ML Council Portal admin"
@@ -71,3 +80,16 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(InAppNotification)
+class InAppNotificationAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "recipient", "kind", "title", "channel", "read_at", "digested_at")
+    list_filter = ("kind", "channel")
+    search_fields = ("title", "recipient__username", "dedupe_key")
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(ReadOnlyAdmin):
+    list_display = ("user", "kind", "channel")
+    list_filter = ("kind", "channel")

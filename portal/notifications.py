@@ -137,16 +137,16 @@ def notify(*, user: User | None, kind: str, title: str, url: str, dedupe_key: st
                    "preferences_url": absolute_url(reverse("notification_preferences"))}
         text = email_text or render_to_string("portal/email/notification.txt", context)
         html = email_html or render_to_string("portal/email/notification.html", context)
-        transaction.on_commit(lambda: _email_now(row, subject=subject, text=text, html=html))
+        transaction.on_commit(lambda: _email_now(row, subject=subject, text=text, html=html, obj=obj))
     return row
 
 
-def _email_now(row: InAppNotification, *, subject: str, text: str, html: str) -> None:
-    """Queue and send one notification's email; a refusal leaves it queued for the digest job's retry."""
+def _email_now(row: InAppNotification, *, subject: str, text: str, html: str, obj: models.Model | None) -> None:
+    """Queue and send one notification's email (about the event's object, as the Sent emails page
+    shows it); a refusal leaves it queued for the digest job's retry."""
     email = row.recipient.email
     outbox, _ = notification_queue(email=email, recipient=row.recipient, subject=subject, body_text=text,
-                                   body_html=html, dedupe_key=_outbox_key(row),
-                                   obj=row)
+                                   body_html=html, dedupe_key=_outbox_key(row), obj=obj)
     try:
         notification_send(notification=outbox, attempts=2, backoff=0.2)
     except Exception:  # the person still has it under the bell; the digest job retries the email

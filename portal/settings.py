@@ -347,6 +347,8 @@ SPECTACULAR_SETTINGS = {
         "RevisionActionEnum": "serving.models.RevisionAction",
         "ProjectStateEnum": "registry.models.ProjectState",
         "AliasMoveStateEnum": "registry.models.AliasMoveState",
+        "NotificationKindEnum": "portal.models.NotificationKind",
+        "KindEnum": "proposals.models.ProposalKind",  # its name before notifications had a kind too
     },
     # Served from our own static files: internal networks often cannot reach a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -127,6 +127,35 @@ def test_a_split_vote_and_the_chair_decision_reach_the_watchers(django_capture_o
     assert not [r for r in inbox(org.chair) if r.title.endswith("is rejected")], "the chair decided it"
 
 
+def test_a_vote_without_quorum_moves_on_and_members_owe_the_next_vote(django_capture_on_commit_callbacks):
+    org = make_org()
+    proposal = proposal_in_council_review(org)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.council_vote_close(proposal=proposal, by=org.chair)
+    following = AgendaItem.objects.get(proposal=proposal, vote_open=True).meeting
+    day = dateformat.format(timezone.localtime(following.scheduled_for), "j F")
+    [moved] = [r for r in inbox(org.author, K.PROPOSAL_STATE) if "next ML Review" in r.title]
+    assert moved.body == f"The vote had no quorum. It is on the agenda of the ML Review of {day}, where the ML " \
+                         "Council votes on it."
+    member = org.council[1]
+    assert len(inbox(member, K.VOTE_OWED)) == 2, "a new agenda item is a new vote"
+    assert [m.subject for m in emails_to(member)] == [f"Your vote: “{proposal.title}”"]
+
+
+def test_withdrawing_tells_the_team_but_not_the_author_who_did_it(django_capture_on_commit_callbacks):
+    org = make_org()
+    proposal = submitted_proposal(org)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.proposal_withdraw(proposal=proposal, by=org.author, reason="Another team does it.")
+    [withdrawn] = [r for r in inbox(org.engineer) if r.title.endswith("is withdrawn")]
+    assert withdrawn.body == "It is closed; nothing more happens to it."
+    assert not [r for r in inbox(org.author) if r.title.endswith("is withdrawn")]
+    # A draft withdrawn before anyone saw it tells nobody.
+    draft = services.proposal_create(author=org.author, data={"title": "Half an idea", "team": [org.engineer]})
+    services.proposal_withdraw(proposal=draft, by=org.author)
+    assert not InAppNotification.objects.filter(object_id=str(draft.pk), object_type="proposal").exists()
+
+
 @pytest.fixture
 def training_project():
     org, project = approved_project()
@@ -198,3 +227,7 @@ def test_alert_recipients_who_chose_the_digest_are_not_emailed_at_once():
     [row] = inbox(org.lead, K.ALERT)
     assert row.channel == "digest" and "feature=distance_km" in row.url
     assert not Notification.objects.filter(recipient=org.lead).exists()
+    # A deployment's starter is told which revision of which endpoint it was.
+    from workers import kinds
+
+    assert kinds.get("deploy").description(Job.objects.get(kind="deploy")) == "Deployment of revision 1 to eta"

@@ -226,7 +226,8 @@ def proposal_withdraw(*, proposal: Proposal, by: User, reason: str = "") -> Prop
     AgendaItem.objects.filter(proposal=proposal, vote_open=True).update(vote_open=False, closed_at=timezone.now())
     event = audit_record(actor=by, verb="proposal.withdrawn", obj=proposal, from_state=from_state,
                          to_state=proposal.state, data={"reason": reason} if reason else {})
-    notifications.proposal_state_changed(proposal=proposal, event=event, actor=by)
+    if from_state != S.DRAFT:  # a draft nobody reviewed goes quietly
+        notifications.proposal_state_changed(proposal=proposal, event=event, actor=by)
     return proposal
 
 
