@@ -9,10 +9,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.errors import DomainError, InvalidTransition
-from portal.models import User
+from portal.models import NotificationKind, User
+from portal.notifications import notify
 from portal.services import audit_record
 from workers import kinds
 from workers.cron import CronError
@@ -137,11 +139,6 @@ def job_finished(*, job_id: int, state: str, message: str, result: Any = None, e
 def _notify_starter(job: Job) -> None:
     """Tell the person who started a training or deployment (a kind with ``notify_starter``) how it
     ended. A job cancelled by the person who started it needs no telling."""
-    from django.urls import reverse
-
-    from portal.models import NotificationKind
-    from portal.notifications import notify
-
     try:
         kind = kinds.get(job.kind)
     except KeyError:
