@@ -578,7 +578,8 @@ def add_my_notifications(user):
             n = _row()
             InAppNotification.objects.create(
                 recipient=user, kind=kinds[n % len(kinds)], title=f"Event {n}", body="What happens next.",
-                url=f"/proposals/{n}/", dedupe_key=f"proposal:{n}:event:{n}", channel=("in_app", "email", "digest")[n % 3],
+                url=f"/proposals/{n}/", dedupe_key=f"proposal:{n}:event:{n}",
+                channel=("in_app", "email", "digest")[n % 3],
                 read_at=timezone.now() if n % 2 else None, digested_at=timezone.now() if n % 3 == 2 else None,
             )
     return add
