@@ -210,6 +210,8 @@ COUNCIL_MAJORITY = env.str("COUNCIL_MAJORITY", default="present")
 CHAIR_TERM_MONTHS = env.int("CHAIR_TERM_MONTHS", default=12)
 # Used to weigh build effort against impact in the principle checks.
 COST_PER_PERSON_WEEK = env.int("COST_PER_PERSON_WEEK", default=4000)
+# The currency of every amount of money in a proposal (impact, costs), shown beside those fields.
+CURRENCY = env.str("CURRENCY", default="USD")
 # Everyone on this list gets the minutes of every ML Review, beside the people involved.
 MINUTES_MAILING_LIST = env.list("MINUTES_MAILING_LIST", default=[])
 EMAIL_SEND_ATTEMPTS = env.int("EMAIL_SEND_ATTEMPTS", default=3)

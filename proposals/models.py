@@ -304,6 +304,9 @@ class Vote(models.Model):
     voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="council_votes")
     choice = models.CharField(max_length=16, choices=VoteChoice.choices)
     comment = models.TextField(blank=True)
+    # The proposal's revision the vote was (last) cast on: an amendment while the vote is open
+    # leaves earlier ballots on an older text, and the pages say so.
+    revision = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -230,3 +230,14 @@ def meeting_items_for(*, meeting: Meeting | None, user: User) -> list[AgendaItem
 def decisions_recent(*, limit: int = 5) -> list[Proposal]:
     return list(Proposal.objects.filter(state__in=[ProposalState.APPROVED, ProposalState.REJECTED],
                                         decided_at__isnull=False).select_related("pod").order_by("-decided_at")[:limit])
+
+
+# --- votes on earlier revisions ------------------------------------------------------------------
+
+def revision_history(*, proposal_ids) -> dict[int, list[tuple[int, object]]]:
+    """Each proposal's revisions as (number, created_at), oldest first, in one query."""
+    history: dict[int, list[tuple[int, object]]] = {}
+    for proposal_id, number, created_at in ProposalRevision.objects.filter(proposal_id__in=list(proposal_ids)).order_by(
+            "number").values_list("proposal_id", "number", "created_at"):
+        history.setdefault(proposal_id, []).append((number, created_at))
+    return history

@@ -28,6 +28,7 @@ from proposals.services.meetings import (
 from proposals.services.proposals import (
     CONTENT_FIELDS,
     FIELD_LABELS,
+    KIND_FIELDS,
     REQUIRED_TO_SUBMIT,
     missing_for_submit,
     pod_review_record,
@@ -40,7 +41,7 @@ from proposals.services.proposals import (
 
 __all__ = [
     "agenda_follow_up_add",
-    "CONTENT_FIELDS", "FIELD_LABELS", "REQUIRED_TO_SUBMIT",
+    "CONTENT_FIELDS", "FIELD_LABELS", "KIND_FIELDS", "REQUIRED_TO_SUBMIT",
     "agenda_build", "agenda_item_add", "agenda_item_move", "chair_decide", "chair_next_candidate", "chair_rotate",
     "council_vote_cast", "council_vote_close", "meeting_attendance_set", "meeting_next", "meeting_notes_update",
     "minutes_publish", "missing_for_submit", "next_meeting_time", "pod_review_record", "proposal_create",

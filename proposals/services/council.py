@@ -92,11 +92,13 @@ def council_vote_cast(*, proposal: Proposal, by: User, vote: str, comment: str =
     PROPOSAL_TRANSITIONS.require(proposal.state, "council_vote")
     permissions.enforce_on_proposal(permissions.can_vote(by), proposal)
     item = _open_item(proposal)
-    ballot, created = Vote.objects.update_or_create(item=item, voter=by, defaults={"choice": vote, "comment": comment.strip()})
+    revision = proposal.revisions.aggregate(n=Max("number"))["n"]
+    ballot, created = Vote.objects.update_or_create(
+        item=item, voter=by, defaults={"choice": vote, "comment": comment.strip(), "revision": revision})
     item.meeting.attendees.add(by)
     audit_record(actor=by, verb="council.voted" if created else "council.vote_changed", obj=proposal,
                  from_state=proposal.state, to_state=proposal.state,
-                 data={"vote": vote, "item": item.pk, "meeting": item.meeting_id})
+                 data={"vote": vote, "item": item.pk, "meeting": item.meeting_id, "revision": revision})
     tally = tally_count(item)
     if tally["voted"] >= tally["members"]:
         _close_vote(proposal, item, by=None, reason="every member voted")

@@ -62,6 +62,20 @@ REQUIRED_TO_SUBMIT: dict[str, list[str]] = {
     ProposalKind.HIRING: _COMMON_REQUIRED,
 }
 
+# The fields each kind asks for at all (the form shows only these, the proposal page lists only
+# these); what submitting needs (REQUIRED_TO_SUBMIT) is a subset. An infrastructure build-or-buy is
+# judged on its cost, its impact and the options it beats, not on a model's success metric or
+# whether the model's statistics or its production performance is the hard part; a hiring job
+# description is the role, why it is needed and who it reports to.
+_EVERYONE = ["title", "kind", "pod", "business_problem", "proposed_solution", "technical_lead", "watchers"]
+KIND_FIELDS: dict[str, list[str]] = {
+    ProposalKind.ML_APPLICATION: list(CONTENT_FIELDS),
+    ProposalKind.BUILD_OR_BUY: [f for f in CONTENT_FIELDS if f not in (
+        "success_metric_name", "success_metric_baseline", "success_metric_target", "biggest_blocker")],
+    ProposalKind.HIRING: [f for f in CONTENT_FIELDS if f in _EVERYONE],
+}
+assert all(set(REQUIRED_TO_SUBMIT[k]) <= set(KIND_FIELDS[k]) for k in ProposalKind.values)
+
 
 
 # Shared with the council services (package-internal, hence the underscore).

@@ -137,7 +137,7 @@ def test_invalid_input_shows_field_errors_and_keeps_what_was_typed(org):
     assert not Proposal.objects.exists()
     page = response.content.decode()
     assert re.search(r'id="field-title".*?This field is required', page, re.S)
-    assert re.search(r'id="field-estimated_yearly_impact".*?Enter a number', page, re.S)
+    assert re.search(r'id="field-estimated_yearly_impact".*?Estimated yearly impact: “lots” is not a number', page, re.S)
     assert re.search(r'id="field-build_cost_person_weeks".*?greater than or equal to 0', page, re.S)
     assert "Orders arrive late." in page
     assert 'value="lots"' in page and 'value="feature store"' in page
@@ -168,7 +168,7 @@ def test_field_validation_with_htmx_returns_the_field_with_its_error(org):
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body
     assert body.strip().startswith('<div class="field invalid" id="field-success_metric_target"')
-    assert "Enter a number" in body and 'value="seven"' in body
+    assert "Success metric target: “seven” is not a number" in body and 'value="seven"' in body
 
     ok = c.post("/proposals/validate/", {"_field": "title", "title": "A fine title"}, **HTMX).content.decode()
     assert 'id="field-title"' in ok and "errorlist" not in ok
@@ -239,7 +239,10 @@ def test_author_sees_submit_and_submitting_moves_it_to_pod_review(org):
     response = c.post(f"/proposals/{proposal.pk}/submit/", follow=True)
     proposal.refresh_from_db()
     assert proposal.state == "pod_review"
-    assert "Submitted. The pod's leads review it next." in flash(response)
+    assert flash(response) == [
+        f"Submitted: the leads of Delivery review it next: {org.pm.display_name} (product manager), "
+        f"{org.em.display_name} (engineering manager), {org.ds_manager.display_name} (data science manager) "
+        f"and {org.analytics_manager.display_name} (analytics manager)."]
 
 
 def test_submitting_an_incomplete_draft_says_what_is_missing(org):
@@ -297,7 +300,8 @@ def test_a_non_member_voting_gets_the_reason_and_no_vote_is_recorded(org):
 def test_a_member_votes_and_sees_the_tally(org):
     proposal = in_council_review(org)
     response = client_for(org.council[1]).post(f"/proposals/{proposal.pk}/vote/", {"vote": "approve", "comment": "Good ratio"}, follow=True)
-    assert f"Your vote on “{proposal.title}” is recorded: approve." in flash(response)
+    assert flash(response) == [f"Your vote on “{proposal.title}” is recorded: approve. 1 of 4 members has voted; "
+                               "the vote closes when everyone has voted or the chair closes it."]
     assert Vote.objects.get().voter == org.council[1]
     page = text_of(response)
     assert "1 approve" in page and "Voted 1 of 4 members" in page

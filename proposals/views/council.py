@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal.selectors import chair_term_current, council_member_list
-from proposals import selectors, services
+from proposals import next_steps, selectors, services
 from proposals.charts import proposals_by_pod_figure
 from proposals.forms import ChairDecisionForm, VoteForm
-from proposals.models import ChairDecisionChoice, ItemKind, ProposalState, VoteChoice
+from proposals.models import ItemKind, ProposalState, VoteChoice
 from proposals.views._common import _act, _back
 
 S = ProposalState
@@ -30,8 +30,10 @@ def proposal_vote(request: HttpRequest, proposal_id: int) -> HttpResponse:
     vote = form.cleaned_data["vote"]
 
     def call():
-        services.council_vote_cast(proposal=proposal, by=request.user, vote=vote, comment=form.cleaned_data["comment"])
-        return f"Your vote on “{proposal.title}” is recorded: {VoteChoice(vote).label.lower()}."
+        ballot = services.council_vote_cast(proposal=proposal, by=request.user, vote=vote,
+                                            comment=form.cleaned_data["comment"])
+        after = next_steps.after_vote(selectors.proposal_get(proposal_id=proposal.pk), item=ballot.item)
+        return f"Your vote on “{proposal.title}” is recorded: {VoteChoice(vote).label.lower()}. {after}"
 
     return _act(request, proposal, call)
 
@@ -42,7 +44,7 @@ def proposal_vote_close(request: HttpRequest, proposal_id: int) -> HttpResponse:
 
     def call():
         item = services.council_vote_close(proposal=proposal, by=request.user)
-        return f"Vote closed. Outcome: {item.get_outcome_display()}."
+        return next_steps.after_close(selectors.proposal_get(proposal_id=proposal.pk), item=item)
 
     return _act(request, proposal, call)
 
@@ -59,7 +61,7 @@ def proposal_chair_decide(request: HttpRequest, proposal_id: int) -> HttpRespons
     def call():
         services.chair_decide(proposal=proposal, by=request.user, decision=decision,
                               rationale=form.cleaned_data["rationale"])
-        return f"Decided: {'approved' if decision == ChairDecisionChoice.APPROVE else 'rejected'}. The rationale goes into the minutes."
+        return next_steps.after_chair_decision(selectors.proposal_get(proposal_id=proposal.pk))
 
     return _act(request, proposal, call)
 

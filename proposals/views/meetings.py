@@ -15,7 +15,7 @@ from portal.selectors import council_member_list
 from proposals import permissions, selectors, services
 from proposals.forms import AgendaItemForm, AttendanceForm, NotesForm
 from proposals.models import AgendaItem, ItemKind, Meeting, VoteChoice
-from proposals.views._common import decorate_item
+from proposals.views._common import decorate_item, inline_context, inline_notices, mark_votes_on_old_revisions
 
 
 def meeting_list(request: HttpRequest) -> HttpResponse:
@@ -44,7 +44,14 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
         item = next((i for i in items if f"item-live-{i.pk}" == request.htmx.target), None)
         if item is None:
             return HttpResponse(status=404)
+        mark_votes_on_old_revisions([item])
         return render(request, "proposals/meeting_detail.html#item-live", {**base, "item": item})
+    mark_votes_on_old_revisions(items)
+    found = inline_notices(request)
+    shown = []
+    for item in items:
+        item.notices = found.get(f"item-{item.pk}", [])
+        shown += item.notices
     members = list(council_member_list())
     attendees = {u.pk for u in meeting.attendees.all()}
     minutes_job = selectors.meeting_minutes_job(meeting=meeting) if meeting.is_published else None
@@ -59,6 +66,7 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
         "open_votes": any(i.vote_open for i in items),
         "minutes_job": minutes_job,
         "emails_sent": selectors.notification_list(meeting=meeting).count(),
+        **inline_context(request, shown),
     }
     return render(request, "proposals/meeting_detail.html", context)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -19,16 +20,18 @@ from django.views.decorators.http import require_POST
 
 from portal.errors import DomainError
 from portal.models import Function
-from proposals import permissions, selectors, services
+from proposals import next_steps, permissions, selectors, services
 from proposals.diffs import snapshot_diff
-from proposals.forms import CompareForm, PodReviewForm, ProposalForm, WithdrawForm
+from proposals.forms import MONEY_FIELDS, CompareForm, PodReviewForm, ProposalForm, WithdrawForm
 from proposals.models import (
-    AgendaItem, Blocker, Confidence, Proposal, ProposalKind, ProposalState, ReviewDecision,
+    PROPOSAL_TRANSITIONS, AgendaItem, Blocker, Confidence, Proposal, ProposalKind, ProposalState, ReviewDecision,
     VoteChoice,
 )
 from proposals.principles import principle_checks
 from proposals.templatetags.proposal_tags import plain_number
-from proposals.views._common import _act, _back, decorate_item
+from proposals.views._common import (
+    _act, _back, decorate_item, inline_context, inline_notices, mark_votes_on_old_revisions,
+)
 
 S = ProposalState
 
@@ -101,18 +104,38 @@ def _kind_needs(kind: str) -> str:
     return ", ".join(services.FIELD_LABELS[n].lower() for n in needed)
 
 
-def _form_context(form: ProposalForm, proposal: Proposal | None) -> dict:
-    kind = (form.data.get("kind") if form.is_bound else None) or form.initial.get("kind") or ProposalKind.ML_APPLICATION
+def _form_context(form: ProposalForm, proposal: Proposal | None, *, may_submit: bool = False,
+                  flag_missing: bool = False) -> dict:
+    missing = form.missing_to_submit()
     return {
         "form": form,
         "proposal": proposal,
         "kind_needs": {value: _kind_needs(value) for value in ProposalKind.values},
-        "kind": kind,
+        "kind": form.chosen_kind,
+        "kind_fields": form.kind_fields,
+        # For the script that switches the fields with the kind and keeps the "still needed" note current.
+        "kind_fields_json": {kind: fields for kind, fields in services.KIND_FIELDS.items()},
+        "required_json": {kind: fields for kind, fields in services.REQUIRED_TO_SUBMIT.items()},
+        "labels_json": services.FIELD_LABELS,
+        "money_fields": MONEY_FIELDS,
+        "currency": settings.CURRENCY,
+        "may_submit": may_submit,
+        "missing": [services.FIELD_LABELS[m] for m in missing],
+        # After a "Save and submit" that could not submit, each missing field says so.
+        "flag_missing": missing if flag_missing else [],
         # Multi-choice checkboxes change a tick at a time and cannot be invalid; everything else
         # is checked as the person leaves it.
         "live_fields": [n for n in form.fields if n not in ("team", "watchers")],
         "validate_url": reverse("proposals:validate", args=[proposal.pk]) if proposal else reverse("proposals:validate_new"),
     }
+
+
+def _may_submit_after_saving(user, proposal: Proposal | None) -> bool:
+    """Whether the form offers "Save and submit": a new proposal, or one its state lets be submitted
+    by this person (the author or the technical lead)."""
+    if proposal is None:
+        return True
+    return PROPOSAL_TRANSITIONS.is_allowed(proposal.state, "submit") and permissions.can_submit(user, proposal).ok
 
 
 def proposal_create(request: HttpRequest) -> HttpResponse:
@@ -124,11 +147,14 @@ def proposal_create(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
+                if request.POST.get("then") == "submit":
+                    return _submit_after_saving(request, proposal, "Draft saved")
                 _saved_message(request, proposal, "Draft saved.")
                 return redirect("proposals:detail", proposal_id=proposal.pk)
     else:
-        form = ProposalForm(initial={"pod": request.user.pod_id, "kind": ProposalKind.ML_APPLICATION})
-    return render(request, "proposals/proposal_form.html", _form_context(form, None))
+        form = ProposalForm(author=request.user,
+                            initial={"pod": request.user.pod_id, "kind": ProposalKind.ML_APPLICATION})
+    return render(request, "proposals/proposal_form.html", _form_context(form, None, may_submit=True))
 
 
 def proposal_edit(request: HttpRequest, proposal_id: int) -> HttpResponse:
@@ -137,6 +163,7 @@ def proposal_edit(request: HttpRequest, proposal_id: int) -> HttpResponse:
     if not may.ok:
         return render(request, "proposals/proposal_form.html", {"proposal": proposal, "refusal": may.reason},
                       status=may.status)
+    may_submit = _may_submit_after_saving(request.user, proposal)
     if request.method == "POST":
         form = ProposalForm(request.POST, proposal=proposal)
         if form.is_valid():
@@ -146,12 +173,33 @@ def proposal_edit(request: HttpRequest, proposal_id: int) -> HttpResponse:
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
+                if may_submit and request.POST.get("then") == "submit":
+                    return _submit_after_saving(request, updated, "Changes saved")
                 _saved_message(request, updated, "Changes saved." if updated.state == S.DRAFT else
                                "Changes saved as a new revision.")
                 return redirect("proposals:detail", proposal_id=proposal.pk)
     else:
         form = ProposalForm(proposal=proposal)
-    return render(request, "proposals/proposal_form.html", _form_context(form, proposal))
+    return render(request, "proposals/proposal_form.html",
+                  _form_context(form, proposal, may_submit=may_submit,
+                                flag_missing=request.method == "GET" and request.GET.get("missing") == "1"))
+
+
+def _submit_after_saving(request: HttpRequest, proposal: Proposal, saved: str) -> HttpResponse:
+    """The second half of "Save and submit": the content is saved whatever happens here."""
+    try:
+        submitted = services.proposal_submit(proposal=proposal, by=request.user)
+    except DomainError as exc:
+        missing = exc.details.get("missing_fields")
+        if missing:
+            names = ", ".join(services.FIELD_LABELS[m].lower() for m in missing)
+            messages.error(request, f"{saved} as a draft, not submitted yet: fill in {names}.")
+            return redirect(reverse("proposals:edit", args=[proposal.pk]) + "?missing=1")
+        messages.error(request, f"{saved}, not submitted: {exc.message}", extra_tags="inline at-next-step")
+        return redirect("proposals:detail", proposal_id=proposal.pk)
+    messages.success(request, f"{saved} and submitted: {next_steps.submitted_to(submitted)}",
+                     extra_tags="inline at-next-step")
+    return redirect("proposals:detail", proposal_id=proposal.pk)
 
 
 def _saved_message(request: HttpRequest, proposal: Proposal, text: str) -> None:
@@ -162,7 +210,7 @@ def _saved_message(request: HttpRequest, proposal: Proposal, text: str) -> None:
             text += f" Before submitting, fill in: {names}."
         else:
             text += " It is complete: submit it when you are ready."
-    messages.success(request, text)
+    messages.success(request, text, extra_tags="inline at-next-step")
 
 
 @require_POST
@@ -223,6 +271,7 @@ def proposal_detail(request: HttpRequest, proposal_id: int) -> HttpResponse:
             return response
         decorate_item(open_item, request.user)
         open_item.votes_list = list(open_item.votes.select_related("voter"))
+        mark_votes_on_old_revisions([open_item])
         return render(request, "proposals/proposal_detail.html#vote-tally", {"proposal": proposal, "open_item": open_item})
 
     actions = _actions(request.user, proposal)
@@ -230,6 +279,8 @@ def proposal_detail(request: HttpRequest, proposal_id: int) -> HttpResponse:
     if open_item is not None:
         decorate_item(open_item, request.user)
         open_item.votes_list = list(open_item.votes.select_related("voter"))
+    vote_items = _vote_items(proposal, request.user)
+    mark_votes_on_old_revisions([open_item, *vote_items])
     revisions = list(proposal.revisions.select_related("author"))
     for revision in revisions:
         revision.changed_labels = [services.FIELD_LABELS.get(f, f) for f in revision.changed_fields]
@@ -245,7 +296,7 @@ def proposal_detail(request: HttpRequest, proposal_id: int) -> HttpResponse:
         "primary": primary,
         "primary_refusal": actions.get(primary, {}).get("reason", "") if primary and not actions.get(primary, {}).get("ok") else "",
         "open_item": open_item,
-        "vote_items": _vote_items(proposal, request.user),
+        "vote_items": vote_items,
         "rounds": _review_rounds(proposal),
         "required_functions": [FUNCTION_LABELS.get(f, f) for f in permissions.required_lead_functions(proposal.pod)],
         "my_functions": ", ".join(FUNCTION_LABELS.get(f, f).lower() for f in permissions.lead_functions_of(request.user, proposal.pod)),
@@ -256,7 +307,11 @@ def proposal_detail(request: HttpRequest, proposal_id: int) -> HttpResponse:
         "review_choices": ReviewDecision.choices,
         "vote_choices": VoteChoice.choices,
         "meeting": open_item.meeting if open_item else None,
+        "kind_fields": services.KIND_FIELDS[proposal.kind],
+        "currency": settings.CURRENCY,
     }
+    notices = [m for found in inline_notices(request).values() for m in found]
+    context.update({"notices": notices, **inline_context(request, notices)})
     return render(request, "proposals/proposal_detail.html", context)
 
 
@@ -296,9 +351,7 @@ def proposal_submit(request: HttpRequest, proposal_id: int) -> HttpResponse:
 
     def call():
         updated = services.proposal_submit(proposal=proposal, by=request.user)
-        if updated.state == S.POD_REVIEW:
-            return "Submitted. The pod's leads review it next."
-        return "Submitted. It is on the agenda of the next ML Review."
+        return next_steps.after_submit(updated)
 
     return _act(request, proposal, call)
 
@@ -310,8 +363,8 @@ def proposal_withdraw(request: HttpRequest, proposal_id: int) -> HttpResponse:
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
 
     def call():
-        services.proposal_withdraw(proposal=proposal, by=request.user, reason=reason)
-        return "Withdrawn. Nothing more happens to this proposal."
+        updated = services.proposal_withdraw(proposal=proposal, by=request.user, reason=reason)
+        return next_steps.after_withdraw(updated)
 
     return _act(request, proposal, call)
 
@@ -328,7 +381,8 @@ def proposal_pod_review(request: HttpRequest, proposal_id: int) -> HttpResponse:
     def call():
         services.pod_review_record(proposal=proposal, by=request.user, decision=decision,
                                    comment=form.cleaned_data["comment"])
-        return f"Your review is recorded: {ReviewDecision(decision).label.lower()}."
+        return next_steps.after_pod_review(selectors.proposal_get(proposal_id=proposal.pk),
+                                           decision_label=ReviewDecision(decision).label)
 
     return _act(request, proposal, call)
 
