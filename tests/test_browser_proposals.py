@@ -50,21 +50,24 @@ def test_a_proposal_from_draft_to_emailed_minutes(browser, live_server, celery_w
     impact = author.locator("#field-estimated_yearly_impact")
     impact.get_by_label("Estimated yearly impact").fill("about a million")
     impact.get_by_label("Estimated yearly impact").press("Tab")
-    expect(impact.locator(".errorlist")).to_have_text("Enter a number.")
+    expect(impact.locator(".errorlist")).to_have_text(
+        "Estimated yearly impact: “about a million” is not a number. Write it like 20,000, 300k or 1.5m.")
     expect(impact.get_by_label("Estimated yearly impact")).to_have_value("about a million")
     screenshot(author, "proposals-proposal-form-inline-error")
-    impact.get_by_label("Estimated yearly impact").fill("900000")
+    impact.get_by_label("Estimated yearly impact").fill("900k")
     impact.get_by_label("Estimated yearly impact").press("Tab")
     expect(impact.locator(".errorlist")).to_have_count(0)
     author.get_by_label("Impact confidence").select_option(label="Medium")
 
     author.get_by_label("Build cost (person-weeks)").fill("12")
-    author.get_by_label("Yearly maintenance cost").fill("40000")
+    author.get_by_label("Yearly maintenance cost").fill("40,000")
     author.get_by_label("Third-party options considered").fill("Vendor X: no access to our courier data.")
     author.get_by_label("Technical lead").select_option(label=f"{org.lead.display_name} · Data scientist")
     author.get_by_label("Biggest blocker").select_option(label="Statistical performance")
     author.get_by_label("Platform components").fill("feature store, model registry")
     team = author.locator("#field-team")
+    # The team starts with the author; here the author (a product manager) hands it to the builders.
+    team.get_by_label(f"{org.author.display_name} · Product manager").uncheck()
     team.get_by_label(f"{org.lead.display_name} · Data scientist").check()
     team.get_by_label(f"{org.engineer.display_name} · ML engineer").check()
     author.locator("#field-watchers").get_by_label(f"{org.outsider.display_name} · Analyst").check()
@@ -76,12 +79,13 @@ def test_a_proposal_from_draft_to_emailed_minutes(browser, live_server, celery_w
     assert proposal.author == org.author and proposal.state == ProposalState.DRAFT
     assert {m.user for m in proposal.team_members.all()} == {org.lead, org.engineer}
     assert proposal.platform_components == ["feature store", "model registry"]
+    assert proposal.estimated_yearly_impact == 900000 and proposal.yearly_maintenance_cost == 40000
     checks = author.locator("#principles")
     expect(checks.locator("li.ok")).to_have_count(5)
     screenshot(author, "proposals-proposal-draft")
 
     author.get_by_role("button", name="Submit for review").click()
-    expect(flash(author)).to_contain_text("Submitted. The pod's leads review it next.")
+    expect(flash(author)).to_contain_text("Submitted: the leads of Delivery review it next:")
     expect(author.locator("#next-step .badge")).to_have_text("Pod review")
     detail = f"/proposals/{proposal.pk}/"
 

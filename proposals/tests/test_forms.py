@@ -197,8 +197,8 @@ def test_save_and_submit_saves_then_submits_and_says_what_happens_next(org):
     assert proposal.state == ProposalState.POD_REVIEW
     assert response.redirect_chain[-1][0] == f"/proposals/{proposal.pk}/"
     [message] = flash(response)
-    assert message.startswith("Draft saved and submitted: the leads of Delivery review it next:")
-    assert re.search(r'id="next-step".*id="action-notice".*Draft saved and submitted', response.content.decode(), re.S)
+    assert message.startswith("Saved and submitted: the leads of Delivery review it next:")
+    assert re.search(r'id="next-step".*id="action-notice".*Saved and submitted', response.content.decode(), re.S)
 
 
 def test_save_and_submit_with_something_missing_keeps_the_draft_and_points_at_the_gaps(org):
@@ -209,7 +209,7 @@ def test_save_and_submit_with_something_missing_keeps_the_draft_and_points_at_th
     assert proposal.state == ProposalState.DRAFT and proposal.title == "Half an idea"
     assert response.redirect_chain[-1][0] == f"/proposals/{proposal.pk}/edit/?missing=1"
     [message] = flash(response)
-    assert message.startswith("Draft saved as a draft, not submitted yet: fill in business problem, proposed solution")
+    assert message.startswith("Saved as a draft, not submitted yet: fill in business problem, proposed solution")
     page = response.content.decode()
     assert "Needed to submit." in _field(page, "business_problem") and 'class="field invalid"' in _field(page, "business_problem")
     assert "Needed to submit." not in _field(page, "title")

@@ -148,7 +148,7 @@ def proposal_create(request: HttpRequest) -> HttpResponse:
                 messages.error(request, exc.message)
             else:
                 if request.POST.get("then") == "submit":
-                    return _submit_after_saving(request, proposal, "Draft saved")
+                    return _submit_after_saving(request, proposal)
                 _saved_message(request, proposal, "Draft saved.")
                 return redirect("proposals:detail", proposal_id=proposal.pk)
     else:
@@ -174,7 +174,7 @@ def proposal_edit(request: HttpRequest, proposal_id: int) -> HttpResponse:
                 messages.error(request, exc.message)
             else:
                 if may_submit and request.POST.get("then") == "submit":
-                    return _submit_after_saving(request, updated, "Changes saved")
+                    return _submit_after_saving(request, updated)
                 _saved_message(request, updated, "Changes saved." if updated.state == S.DRAFT else
                                "Changes saved as a new revision.")
                 return redirect("proposals:detail", proposal_id=proposal.pk)
@@ -185,20 +185,22 @@ def proposal_edit(request: HttpRequest, proposal_id: int) -> HttpResponse:
                                 flag_missing=request.method == "GET" and request.GET.get("missing") == "1"))
 
 
-def _submit_after_saving(request: HttpRequest, proposal: Proposal, saved: str) -> HttpResponse:
+def _submit_after_saving(request: HttpRequest, proposal: Proposal) -> HttpResponse:
     """The second half of "Save and submit": the content is saved whatever happens here."""
+    again = proposal.state == S.CHANGES_REQUESTED
     try:
         submitted = services.proposal_submit(proposal=proposal, by=request.user)
     except DomainError as exc:
         missing = exc.details.get("missing_fields")
+        saved = "Changes saved, not resubmitted yet" if again else "Saved as a draft, not submitted yet"
         if missing:
             names = ", ".join(services.FIELD_LABELS[m].lower() for m in missing)
-            messages.error(request, f"{saved} as a draft, not submitted yet: fill in {names}.")
+            messages.warning(request, f"{saved}: fill in {names}.")
             return redirect(reverse("proposals:edit", args=[proposal.pk]) + "?missing=1")
-        messages.error(request, f"{saved}, not submitted: {exc.message}", extra_tags="inline at-next-step")
+        messages.error(request, f"{saved}: {exc.message}", extra_tags="inline at-next-step")
         return redirect("proposals:detail", proposal_id=proposal.pk)
-    messages.success(request, f"{saved} and submitted: {next_steps.submitted_to(submitted)}",
-                     extra_tags="inline at-next-step")
+    done = "Changes saved and resubmitted" if again else "Saved and submitted"
+    messages.success(request, f"{done}: {next_steps.submitted_to(submitted)}", extra_tags="inline at-next-step")
     return redirect("proposals:detail", proposal_id=proposal.pk)
 
 
