@@ -8,8 +8,11 @@ class ObservabilityConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from observability import history
         from serving.signals import revision_published
         from workers import kinds
+
+        history.register()
 
         kinds.register("monitor_run", label="Monitor run", queue="monitoring", handler="observability.jobs.monitor_run",
                        system=True)

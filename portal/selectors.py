@@ -28,6 +28,29 @@ def audit_events_for(obj) -> QuerySet[AuditEvent]:
     return audit_event_list(object_type=obj._meta.model_name, object_id=obj.pk)
 
 
+def audit_event_dicts(events: list[AuditEvent]) -> list[dict]:
+    """The events as ``portal.history`` reads them: the actors come with the events (one join),
+    and the people the sentences name by username in one more query, however long the list."""
+    from portal import history
+
+    dicts = [{
+        "id": e.pk, "verb": e.verb, "actor": e.actor.display_name if e.actor_id else "",
+        "from_state": e.from_state, "to_state": e.to_state, "data": e.data if isinstance(e.data, dict) else {},
+        "at": e.created_at, "object_type": e.object_type, "object_id": e.object_id, "object_repr": e.object_repr,
+    } for e in events]
+    wanted = history.usernames(dicts)
+    names = ({u.username: u.display_name for u in User.objects.filter(username__in=wanted)} if wanted else {})
+    for d in dicts:
+        d["names"] = names
+    return dicts
+
+
+def audit_history_for(obj, *, limit: int = 200) -> list[dict]:
+    """The latest ``limit`` events of ``obj``, oldest first, as event dicts."""
+    latest = list(audit_events_for(obj).order_by("-created_at", "-id")[:limit])
+    return audit_event_dicts(latest[::-1])
+
+
 def council_member_list(*, day=None) -> QuerySet[User]:
     ids = CouncilMembership.objects.active_on(day).values("user_id")
     return User.objects.filter(id__in=ids, is_active=True).order_by("full_name", "username")

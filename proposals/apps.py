@@ -6,7 +6,10 @@ class ProposalsConfig(AppConfig):
     verbose_name = "Proposals and ML Council"
 
     def ready(self) -> None:
+        from proposals import history
         from workers import kinds
+
+        history.register()
 
         kinds.register("minutes_send", label="Minutes email", queue="default",
                        handler="proposals.minutes.minutes_send_run")

@@ -8,6 +8,7 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         from proposals.signals import proposal_approved
+        from registry import history
         from registry.receivers import on_migrated, on_proposal_approved
         from workers import kinds
         from workers.system import register_probe
@@ -21,6 +22,7 @@ class RegistryConfig(AppConfig):
         kinds.register("registered_model_setup", label="MLflow model setup", queue="default",
                        handler="registry.jobs.registered_model_setup_run", system=True)
         register_probe("mlflow", _probe_mlflow)
+        history.register()
 
         proposal_approved.connect(on_proposal_approved, dispatch_uid="registry.project_create_for_proposal")
         post_migrate.connect(on_migrated, sender=self, dispatch_uid="registry.mlflow_store_initialise")

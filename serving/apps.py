@@ -6,8 +6,11 @@ class ServingConfig(AppConfig):
     verbose_name = "Serving"
 
     def ready(self) -> None:
+        from serving import history
         from workers import kinds
         from workers.system import register_probe
+
+        history.register()
 
         kinds.register("deploy", label="Deployment", queue="deploy", handler="serving.jobs.deploy_run",
                        notify_starter=True, describe="serving.jobs.deploy_describe")

@@ -127,6 +127,14 @@ def _describe(config: Config) -> dict:
             "shadows": [v.pk for v in config.shadows]}
 
 
+def _versions(config: Config) -> dict:
+    # Version numbers, so the history reads "shadow v2 added" without looking anything up.
+    return {"primary": config.primary.version if config.primary else None,
+            "canary": config.canary.version if config.canary else None,
+            "canary_share": config.canary_share if config.canary else 0,
+            "shadows": [v.version for v in config.shadows]}
+
+
 def _request(endpoint: Endpoint, *, action: str, config: Config, reason: str, by: User):
     """A change that loads a model: a pending revision and the deploy job that checks and publishes it."""
     from workers.services import job_start
@@ -138,7 +146,9 @@ def _request(endpoint: Endpoint, *, action: str, config: Config, reason: str, by
     EndpointRevision.objects.filter(pk=revision.pk).update(job=job)
     audit_record(actor=by, verb="endpoint.change_requested", obj=endpoint, from_state=endpoint.state,
                  to_state=endpoint.state, data={"action": action, "revision": revision.number, "job_id": job.pk,
-                                                "reason": reason, **_describe(config)})
+                                                "reason": reason, **_describe(config),
+                                                "serving": _versions(config),
+                                                "before": _versions(_config_of(endpoint.live_revision))})
     return job
 
 
@@ -162,7 +172,8 @@ def revision_go_live(*, endpoint: Endpoint, revision: EndpointRevision, by: User
     audit_record(actor=by, verb="endpoint.revision_published", obj=endpoint, from_state=from_state,
                  to_state=endpoint.state,
                  data={"revision": revision.number, "previous_revision": previous.number if previous else None,
-                       "action": revision.action, "reason": revision.reason, "job_id": revision.job_id})
+                       "action": revision.action, "reason": revision.reason, "job_id": revision.job_id,
+                       "serving": _versions(_config_of(revision)), "before": _versions(_config_of(previous))})
     transaction.on_commit(transport.change_publish)
     signals.revision_published.send(sender=Endpoint, endpoint=endpoint, revision=revision)
 

@@ -7,8 +7,9 @@ class WorkersConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self) -> None:
-        from workers import kinds
+        from workers import history, kinds
 
+        history.register()
         kinds.register("system_check", label="System check", queue="default", handler="workers.system.system_check_run")
         # The daily digest of notifications (the kernel's, in portal) for those who chose it.
         kinds.register("notifications_digest", label="Notifications digest", queue="default",

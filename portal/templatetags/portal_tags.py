@@ -1,15 +1,21 @@
 from django import template
 
-from portal.selectors import audit_events_for
+from portal import history
+from portal.selectors import audit_history_for
 
 register = template.Library()
 
 
 @register.inclusion_tag("components/_audit_timeline.html")
 def audit_timeline(obj, limit: int = 200):
-    """The audit events of any object, oldest first."""
-    events = list(audit_events_for(obj)[:limit])
-    return {"events": events, "object": obj}
+    """The audit events of any object, oldest first, as sentences; repeats fold into one line."""
+    return {"lines": history.lines(audit_history_for(obj, limit=limit)), "object": obj}
+
+
+@register.inclusion_tag("components/_history_line.html")
+def history_line(line):
+    """One timeline line: its sentence, when, and the raw event(s) on demand."""
+    return {"line": line}
 
 
 @register.inclusion_tag("components/_state_badge.html")

@@ -98,7 +98,9 @@ def council_vote_cast(*, proposal: Proposal, by: User, vote: str, comment: str =
     item.meeting.attendees.add(by)
     audit_record(actor=by, verb="council.voted" if created else "council.vote_changed", obj=proposal,
                  from_state=proposal.state, to_state=proposal.state,
-                 data={"vote": vote, "item": item.pk, "meeting": item.meeting_id, "revision": revision})
+                 data={"vote": vote, "item": item.pk, "meeting": item.meeting_id, "revision": revision,
+                       "comment": comment.strip(),
+                       "meeting_at": timezone.localtime(item.meeting.scheduled_for).isoformat()})
     tally = tally_count(item)
     if tally["voted"] >= tally["members"]:
         _close_vote(proposal, item, by=None, reason="every member voted")
@@ -135,11 +137,12 @@ def _close_vote(proposal: Proposal, item: AgendaItem, *, by: User | None, reason
     elif outcome == VoteOutcome.SPLIT:
         _decide(proposal, S.ESCALATED, by=by, verb="council.escalated", data=data)
     else:
-        event = audit_record(actor=by, verb="council.no_quorum", obj=proposal, from_state=proposal.state,
-                             to_state=proposal.state, data=data)
         following = Meeting.objects.filter(state=MeetingState.SCHEDULED, scheduled_for__gt=item.meeting.scheduled_for).order_by("scheduled_for").first()
         again = _agenda_add_review(proposal, kind=ItemKind.FOLLOW_UP, meeting=following or Meeting.objects.get_or_create(
             scheduled_for=next_meeting_time(item.meeting.scheduled_for))[0])
+        event = audit_record(actor=by, verb="council.no_quorum", obj=proposal, from_state=proposal.state,
+                             to_state=proposal.state,
+                             data={**data, "agenda_meeting": timezone.localtime(again.meeting.scheduled_for).isoformat()})
         notifications.proposal_moved_to_next_review(proposal=proposal, event=event)
         notifications.proposal_vote_owed(proposal=proposal, item=again)
     return item

@@ -215,16 +215,23 @@ def proposal_submit(*, proposal: Proposal, by: User) -> Proposal:
         proposal.review_round += 1
     proposal.save()
     revision = _revision_add(proposal, by=by, changed=[], note="Resubmitted" if from_state != S.DRAFT else "Submitted")
-    event = audit_record(actor=by, verb="proposal.submitted", obj=proposal, from_state=from_state,
-                         to_state=proposal.state,
-                         data={"revision": revision.number, "review_round": proposal.review_round})
+    data = {"revision": revision.number, "review_round": proposal.review_round}
     item = _agenda_add_review(proposal) if proposal.state == S.COUNCIL_REVIEW else None
+    if item is not None:
+        data.update(_agenda_data(item))
+    event = audit_record(actor=by, verb="proposal.submitted", obj=proposal, from_state=from_state,
+                         to_state=proposal.state, data=data)
     notifications.proposal_state_changed(proposal=proposal, event=event, actor=by)
     if item is not None:
         notifications.proposal_vote_owed(proposal=proposal, item=item)
     else:
         notifications.proposal_review_owed(proposal=proposal)
     return proposal
+
+
+def _agenda_data(item: AgendaItem) -> dict:
+    # The history says which ML Review a proposal went to ("on the 2 December agenda").
+    return {"agenda_item": item.pk, "agenda_meeting": timezone.localtime(item.meeting.scheduled_for).isoformat()}
 
 
 @transaction.atomic
@@ -289,7 +296,8 @@ def pod_review_record(*, proposal: Proposal, by: User, decision: str, comment: s
         raise InvalidTransition("Another review for your function was recorded at the same moment.",
                                 state=proposal.state, allowed_actions=PROPOSAL_TRANSITIONS.allowed(proposal.state))
     audit_record(actor=by, verb="proposal.pod_reviewed", obj=proposal, from_state=proposal.state,
-                 to_state=proposal.state, data={"decision": decision, "functions": todo, "round": proposal.review_round})
+                 to_state=proposal.state, data={"decision": decision, "functions": todo, "round": proposal.review_round,
+                                                "comment": comment.strip()})
     this_round = list(proposal.pod_reviews.filter(review_round=proposal.review_round))
     decisions = {r.function: r.decision for r in this_round}
     if ReviewDecision.REJECT in decisions.values():
@@ -299,7 +307,7 @@ def pod_review_record(*, proposal: Proposal, by: User, decision: str, comment: s
     elif all(decisions.get(f) == ReviewDecision.APPROVE for f in required):
         # On the agenda first, so the people told it moved on are told which ML Review votes on it.
         item = _agenda_add_review(proposal)
-        _decide(proposal, S.COUNCIL_REVIEW, by=by, verb="proposal.pod_approved")
+        _decide(proposal, S.COUNCIL_REVIEW, by=by, verb="proposal.pod_approved", data=_agenda_data(item))
         notifications.proposal_vote_owed(proposal=proposal, item=item)
     return reviews
 
