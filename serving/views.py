@@ -20,7 +20,9 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from portal import history
 from portal.errors import DomainError
+from portal.selectors import audit_history_for
 from registry.models import ModelVersion
 from serving import charts, permissions, selectors, services, stats
 from serving.models import EndpointState, RevisionState
@@ -112,6 +114,7 @@ def endpoint_detail(request: HttpRequest, name: str) -> HttpResponse:
     project = endpoint.project
     can, refusal = permissions.can_deploy_now(request.user, project)
     revisions = list(selectors.revision_list(endpoint=endpoint)[:50])
+    _revision_history(endpoint, revisions)
     versions = list(ModelVersion.objects.filter(registered_model__project=project)
                     .select_related("registered_model").order_by("registered_model__name", "-version"))
     start = _window()
@@ -141,6 +144,19 @@ def endpoint_detail(request: HttpRequest, name: str) -> HttpResponse:
         "plotly_js": static("vendor/plotly/plotly.min.js"),
         "max_shadows": settings.SERVING_MAX_SHADOWS,
     })
+
+
+def _revision_history(endpoint, revisions: list) -> None:
+    """Each revision's story in sentences, from the endpoint's audit events (one query for all):
+    who asked for it and why, and the deploy job that published or refused it."""
+    events: dict = {}
+    for event in audit_history_for(endpoint, limit=400):
+        events.setdefault((event["data"] or {}).get("revision"), []).append(event)
+    oldest = min((r.number for r in revisions), default=None)
+    for r in revisions:
+        # The endpoint's creation belongs to the story of its first revision.
+        own = [*(events.get(None, []) if r.number == oldest else []), *events.get(r.number, [])]
+        r.history = history.lines(sorted(own, key=lambda e: (e["at"], e["id"])))
 
 
 def _is_chair(user) -> bool:
