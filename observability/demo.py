@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from observability import jobs, services
+from portal.demo.clock import story_at
 from observability.models import Label, Monitor, MonitorRun
 from registry import selectors as registry_selectors
 from serving.models import Endpoint, PredictionRecord
@@ -69,12 +70,15 @@ def seed() -> str:
     PredictionRecord.objects.bulk_create(records, batch_size=1000)
     Label.objects.bulk_create(labels, batch_size=1000)
     project = endpoint.project
-    services.promise_set(project=project, by=project.owner, metric="mae", target=6.0)
+    with story_at(now - dt.timedelta(hours=HOURS + 1, minutes=30)):
+        services.promise_set(project=project, by=project.owner, metric="mae", target=6.0)
     for hour in range(HOURS, -1, -1):
         end = now - dt.timedelta(hours=hour)
         start = end - dt.timedelta(hours=1)
         rows = jobs._rows(monitor, start, end)
-        services.run_record(monitor=monitor, job=None, start=start, end=end,
-                            result=jobs.evaluate(monitor, rows, end=end))
+        # Each run, and the alert it opens, at the end of its window, as the hourly monitor would.
+        with story_at(end):
+            services.run_record(monitor=monitor, job=None, start=start, end=end,
+                                result=jobs.evaluate(monitor, rows, end=end))
     runs = MonitorRun.objects.filter(monitor=monitor).count()
     return f"{runs} monitor runs over {HOURS + 1} hours of {endpoint.name}, {len(labels)} labels"

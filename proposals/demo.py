@@ -1,5 +1,6 @@
 """Demo proposals in every state, last week's ML Review with published minutes, and the next
-one with its agenda. Built through the services, so the history and audit trail are real."""
+one with its agenda. Built through the services, so the history and audit trail are real, and
+each step on the day the story says it happened (``portal.demo.clock``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
+from portal.demo.clock import story_at
 from portal.models import Pod, User
 from proposals import services
+from proposals.models import AgendaItem, Meeting, MeetingState, Proposal
 from proposals.permissions import required_lead_functions
-from proposals.models import AgendaItem, Meeting, Proposal
+from workers.runtime import job_execute
 
 BASE = {
     "kind": "ml_application",
@@ -114,83 +117,126 @@ def _create(key, pod, author, lead, team, fields, people) -> Proposal:
     return services.proposal_create(author=people[author], data=data)
 
 
-def _through_pod(proposal: Proposal, people) -> Proposal:
-    proposal = services.proposal_submit(proposal=proposal, by=proposal.author)
-    for function in required_lead_functions(proposal.pod):
+def _through_pod(proposal: Proposal, people, *, submitted: dt.datetime, reviewed: dt.datetime) -> Proposal:
+    with story_at(submitted):
+        proposal = services.proposal_submit(proposal=proposal, by=proposal.author)
+    for step, function in enumerate(required_lead_functions(proposal.pod)):
         lead = proposal.pod.leads.get(function=function).user
         if proposal.pod_reviews.filter(review_round=proposal.review_round, function=function).exists():
             continue
-        services.pod_review_record(proposal=proposal, by=lead, decision="approve", comment="Clear problem and owner.")
+        with story_at(reviewed + step * dt.timedelta(hours=2)):
+            services.pod_review_record(proposal=proposal, by=lead, decision="approve", comment="Clear problem and owner.")
     proposal.refresh_from_db()
     return proposal
 
 
-@transaction.atomic
+def story_times() -> tuple[dt.datetime, dt.datetime]:
+    """When last week's ML Review was held and when the next one is: the next is the first slot
+    from the start of today (a meeting stays "next" all its day), the last one a week before it."""
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    upcoming = services.next_meeting_time(today - dt.timedelta(microseconds=1))
+    return services.next_meeting_time(today - dt.timedelta(days=7, microseconds=1)), upcoming
+
+
+def story_after(fraction: float) -> dt.datetime:
+    """A moment ``fraction`` of the way from last week's ML Review to now: the demo's other apps
+    tell what happened after the meeting (training, deploying) at these moments."""
+    held = (Meeting.objects.filter(state=MeetingState.MINUTES_PUBLISHED).order_by("-scheduled_for")
+            .values_list("scheduled_for", flat=True).first())
+    now = timezone.now()
+    if held is None or held >= now:
+        return now
+    return held + (now - held) * fraction
+
+
 def seed() -> str:
     if Proposal.objects.exists():
         return f"{Proposal.objects.count()} proposals already there"
-    people = _people()
-    chair = people["grace"]
-    made = {key: _create(key, pod, author, lead, team, fields, people) for key, pod, author, lead, team, fields in PROPOSALS}
-
-    # Last week's ML Review: three proposals decided, minutes published.
-    last_week = services.meeting_next(now=timezone.now() - dt.timedelta(days=8))
-    for key in ("eta", "churn", "fees"):
-        _through_pod(made[key], people)
-        # Demo history: the review happened at last week's meeting.
-        AgendaItem.objects.filter(proposal=made[key], vote_open=True).update(meeting=last_week)
-    services.meeting_attendance_set(meeting=last_week, by=chair, present=[people[u] for u in ("carol", "grace", "heidi", "ivan")])
-    services.meeting_notes_update(meeting=last_week, by=chair, notes="Good turnout. Fees proposal needs a third-party comparison before the chair decides.")
-    for voter, vote in (("carol", "approve"), ("heidi", "approve"), ("ivan", "approve"), ("grace", "approve")):
-        services.council_vote_cast(proposal=made["eta"], by=people[voter], vote=vote, comment="Strong case, clear owner.")
-    for voter, vote in (("carol", "reject"), ("heidi", "reject"), ("ivan", "reject"), ("grace", "abstain")):
-        services.council_vote_cast(proposal=made["churn"], by=people[voter], vote=vote,
-                                   comment="Impact does not cover the cost." if vote == "reject" else "")
-    for voter, vote in (("carol", "approve"), ("heidi", "reject"), ("ivan", "reject"), ("grace", "approve")):
-        services.council_vote_cast(proposal=made["fees"], by=people[voter], vote=vote)
-    # Card fraud split the Council at the same meeting; the chair decided after it.
-    _through_pod(made["fraud"], people)
-    AgendaItem.objects.filter(proposal=made["fraud"], vote_open=True).update(meeting=last_week)
-    for voter, vote in (("carol", "approve"), ("heidi", "approve"), ("ivan", "reject"), ("grace", "reject")):
-        services.council_vote_cast(proposal=made["fraud"], by=people[voter], vote=vote)
-    services.minutes_publish(meeting=last_week, by=chair)
-    services.chair_decide(proposal=made["fraud"], by=chair, decision="approve",
-                          rationale="The chargeback cost alone pays for it; serving latency is owned by an ML engineer.")
-
-    # The next ML Review: two proposals to vote on, and the fees escalation.
-    _through_pod(made["dispatch"], people)
-    _through_pod(made["featurestore"], people)
-    services.council_vote_cast(proposal=made["dispatch"], by=people["heidi"], vote="approve", comment="Reuses the ETA features.")
-    services.agenda_build(meeting=services.meeting_next())
-
-    # Pod review in progress, a draft, changes requested, withdrawn.
-    hire = services.proposal_submit(proposal=made["hire"], by=people["ivan"])
-    services.pod_review_record(proposal=hire, by=people["ivan"], decision="approve")
-    triage = services.proposal_submit(proposal=made["triage"], by=people["judy"])
-    services.pod_review_record(proposal=triage, by=people["heidi"], decision="request_changes",
-                               comment="Which teams' queues, and how is urgency labelled today?")
-    weather = services.proposal_submit(proposal=made["weather"], by=people["alice"])
-    services.proposal_withdraw(proposal=weather, by=people["alice"], reason="Folded into the dispatch ETA work.")
-    _backdate(made, last_week)
+    minutes_job, held = _story()
+    # The minutes email goes out when the minutes were published, not when the demo was loaded;
+    # the queued copy of the job finds it done and does nothing.
+    with story_at(held + dt.timedelta(hours=2, minutes=5)):
+        job_execute(minutes_job.pk)
     return f"{Proposal.objects.count()} proposals, {Meeting.objects.count()} meetings"
 
 
-def _backdate(made: dict[str, Proposal], last_week: Meeting) -> None:
-    """Spread the demo's history over the past weeks, as a real team's would be.
-    Only timestamps move; every state change above went through the services."""
-    held = last_week.scheduled_for
-    days = dt.timedelta(days=1)
-    timeline = {
-        "eta": (held - 19 * days, held), "churn": (held - 12 * days, held), "fees": (held - 9 * days, None),
-        "fraud": (held - 15 * days, held + 2 * days), "dispatch": (held + 1 * days, None),
-        "featurestore": (held + 3 * days, None), "hire": (held + 4 * days, None), "triage": (held + 2 * days, None),
-        "weather": (held - 5 * days, held - 1 * days),
-    }
-    for key, (submitted, decided) in timeline.items():
-        fields = {"submitted_at": submitted, "created_at": submitted - 2 * days}
-        if decided is not None:
-            fields["decided_at"] = decided
-        Proposal.objects.filter(pk=made[key].pk).update(**fields)
-        made[key].revisions.update(created_at=submitted)
-    Proposal.objects.filter(pk=made["basket"].pk).update(created_at=held + 5 * days)
-    Meeting.objects.filter(pk=last_week.pk).update(minutes_published_at=held + dt.timedelta(hours=3))
+@transaction.atomic
+def _story():
+    """Each step runs on the day the story says it happened, so the proposals' dates, the reviews,
+    the votes and the audit trail agree with the meetings (see ``portal.demo.clock``)."""
+    people = _people()
+    chair = people["grace"]
+    held, _ = story_times()
+    now = timezone.now()
+    days, hours = dt.timedelta(days=1), dt.timedelta(hours=1)
+
+    def after(fraction: float) -> dt.datetime:
+        return held + (now - held) * fraction
+
+    created = {"eta": held - 10 * days, "fraud": held - 9 * days, "churn": held - 8 * days,
+               "fees": held - 8 * days + 3 * hours, "weather": held - 7 * days, "dispatch": held - 2 * days,
+               "triage": held - 1 * days, "featurestore": after(0.1), "hire": after(0.15), "basket": after(0.7)}
+    made = {}
+    for key, pod, author, lead, team, fields in PROPOSALS:
+        with story_at(created[key]):
+            made[key] = _create(key, pod, author, lead, team, fields, people)
+
+    # Last week's ML Review, scheduled a week ahead; four proposals reach it through their pods.
+    with story_at(held - 6 * days - 2 * hours):
+        last_week = services.meeting_next()
+    _through_pod(made["eta"], people, submitted=held - 6 * days, reviewed=held - 5 * days)
+    _through_pod(made["fraud"], people, submitted=held - 5 * days, reviewed=held - 4 * days)
+    _through_pod(made["churn"], people, submitted=held - 4 * days, reviewed=held - 3 * days)
+    _through_pod(made["fees"], people, submitted=held - 4 * days + 3 * hours, reviewed=held - 2 * days)
+    for key in ("eta", "churn", "fees", "fraud"):
+        # Should another meeting already be waiting (a real install's schedule), the story's is this one.
+        AgendaItem.objects.filter(proposal=made[key], vote_open=True).update(meeting=last_week)
+    with story_at(held - 5 * days + 4 * hours):
+        weather = services.proposal_submit(proposal=made["weather"], by=people["alice"])
+    with story_at(held - 1 * days):
+        services.proposal_withdraw(proposal=weather, by=people["alice"], reason="Folded into the dispatch ETA work.")
+
+    # The meeting itself.
+    with story_at(held + dt.timedelta(minutes=3)):
+        services.meeting_attendance_set(meeting=last_week, by=chair,
+                                        present=[people[u] for u in ("carol", "grace", "heidi", "ivan")])
+    with story_at(held + dt.timedelta(minutes=10)):
+        for voter, vote in (("carol", "approve"), ("heidi", "approve"), ("ivan", "approve"), ("grace", "approve")):
+            services.council_vote_cast(proposal=made["eta"], by=people[voter], vote=vote, comment="Strong case, clear owner.")
+    with story_at(held + dt.timedelta(minutes=25)):
+        for voter, vote in (("carol", "reject"), ("heidi", "reject"), ("ivan", "reject"), ("grace", "abstain")):
+            services.council_vote_cast(proposal=made["churn"], by=people[voter], vote=vote,
+                                       comment="Impact does not cover the cost." if vote == "reject" else "")
+    with story_at(held + dt.timedelta(minutes=40)):
+        for voter, vote in (("carol", "approve"), ("heidi", "reject"), ("ivan", "reject"), ("grace", "approve")):
+            services.council_vote_cast(proposal=made["fees"], by=people[voter], vote=vote)
+    # Card fraud split the Council at the same meeting; the chair decided after it.
+    with story_at(held + dt.timedelta(minutes=55)):
+        for voter, vote in (("carol", "approve"), ("heidi", "approve"), ("ivan", "reject"), ("grace", "reject")):
+            services.council_vote_cast(proposal=made["fraud"], by=people[voter], vote=vote)
+    with story_at(held + dt.timedelta(minutes=65)):
+        services.meeting_notes_update(meeting=last_week, by=chair, notes="Good turnout. Fees proposal needs a third-party comparison before the chair decides.")
+    with story_at(held + 2 * hours):
+        minutes_job = services.minutes_publish(meeting=last_week, by=chair)
+    with story_at(after(0.15)):
+        services.chair_decide(proposal=made["fraud"], by=chair, decision="approve",
+                              rationale="The chargeback cost alone pays for it; serving latency is owned by an ML engineer.")
+
+    # Since then: two proposals on the next ML Review's agenda with the fees escalation, a pod
+    # review in progress and changes requested.
+    _through_pod(made["dispatch"], people, submitted=after(0.2), reviewed=after(0.25))
+    _through_pod(made["featurestore"], people, submitted=after(0.35), reviewed=after(0.4))
+    with story_at(after(0.3)):
+        triage = services.proposal_submit(proposal=made["triage"], by=people["judy"])
+    with story_at(after(0.45)):
+        services.pod_review_record(proposal=triage, by=people["heidi"], decision="request_changes",
+                                   comment="Which teams' queues, and how is urgency labelled today?")
+    with story_at(after(0.5)):
+        services.council_vote_cast(proposal=made["dispatch"], by=people["heidi"], vote="approve", comment="Reuses the ETA features.")
+    with story_at(after(0.55)):
+        hire = services.proposal_submit(proposal=made["hire"], by=people["ivan"])
+    with story_at(after(0.6)):
+        services.pod_review_record(proposal=hire, by=people["ivan"], decision="approve")
+    with story_at(after(0.65)):
+        services.agenda_build(meeting=services.meeting_next())
+    return minutes_job, held

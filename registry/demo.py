@@ -3,9 +3,14 @@ fraud (LightGBM), trained in this process so they are there when the portal open
 
 from __future__ import annotations
 
-from django.conf import settings
+import datetime as dt
 
+from django.conf import settings
+from django.utils import timezone
+
+from portal.demo.clock import story_at
 from portal.models import User
+from proposals.demo import story_after
 from proposals.models import Proposal, ProposalKind, ProposalState
 from registry import demo_data, services
 from registry.models import Dataset, MLProject, ModelVersion
@@ -40,25 +45,32 @@ def seed() -> str:
     if ModelVersion.objects.exists():
         return f"{ModelVersion.objects.count()} model versions already there"
     made = []
-    # Approval makes the project after commit; make sure it is there before training on it.
+    # Approval makes the project after commit; make sure it is there before training on it. Each
+    # step happens when the story says: the project on its approval, the training in the days after.
     for proposal in Proposal.objects.filter(state=ProposalState.APPROVED, kind=ProposalKind.ML_APPLICATION):
-        services.project_create_for_proposal(proposal_id=proposal.pk)
+        with story_at((proposal.decided_at or timezone.now()) + dt.timedelta(minutes=5)):
+            services.project_create_for_proposal(proposal_id=proposal.pk)
     delivery = MLProject.objects.filter(proposal__title="Delivery time prediction").first()
     if delivery is not None:
         erin = User.objects.get(username="erin")
-        data = _dataset("delivery_times", "deliveries", erin)
-        lgbm = _train(delivery, data, by=erin, target="minutes", features=DELIVERY_FEATURES, task="regression",
-                      framework="lightgbm", params={"num_boost_round": 120}, schedule="0 3 * * 1")
-        _train(delivery, data, by=erin, target="minutes", features=DELIVERY_FEATURES, task="regression",
-               framework="torch", params={"epochs": 25})
-        services.model_version_alias_set(version=lgbm, alias="champion", by=User.objects.get(username="erin"),
-                                         reason="Lowest validation error of the first two candidates.")
+        with story_at(story_after(0.05)):
+            data = _dataset("delivery_times", "deliveries", erin)
+        with story_at(story_after(0.08)):
+            lgbm = _train(delivery, data, by=erin, target="minutes", features=DELIVERY_FEATURES, task="regression",
+                          framework="lightgbm", params={"num_boost_round": 120}, schedule="0 3 * * 1")
+        with story_at(story_after(0.1)):
+            _train(delivery, data, by=erin, target="minutes", features=DELIVERY_FEATURES, task="regression",
+                   framework="torch", params={"epochs": 25})
+        with story_at(story_after(0.12)):
+            services.model_version_alias_set(version=lgbm, alias="champion", by=User.objects.get(username="erin"),
+                                             reason="Lowest validation error of the first two candidates.")
         made.append(delivery.name)
     fraud = MLProject.objects.filter(proposal__title="Card fraud scoring").first()
     if fraud is not None:
         frank = User.objects.get(username="frank")
-        data = _dataset("card_fraud", "card payments", frank)
-        _train(fraud, data, by=frank, target="is_fraud", features=FRAUD_FEATURES, task="binary",
-               framework="lightgbm", params={"num_boost_round": 80})
+        with story_at(story_after(0.25)):
+            data = _dataset("card_fraud", "card payments", frank)
+            _train(fraud, data, by=frank, target="is_fraud", features=FRAUD_FEATURES, task="binary",
+                   framework="lightgbm", params={"num_boost_round": 80})
         made.append(fraud.name)
     return f"{ModelVersion.objects.count()} trained model versions in {', '.join(made) or 'no projects'}"

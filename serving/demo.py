@@ -10,7 +10,9 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
+from portal.demo.clock import story_at
 from portal.models import User
+from proposals.demo import story_after
 from registry import selectors as registry_selectors
 from registry import services as registry_services
 from registry.models import MLProject, ModelVersion
@@ -78,15 +80,20 @@ def seed() -> str:
         return "no champion to deploy"
     frank = User.objects.get(username="frank")
     challenger = aliases.get("challenger") or model.versions.exclude(pk=champion.pk).order_by("-version").first()
+    # On the days the story says: deployed a few days after the approval, before the monitored
+    # half day of traffic the observability demo logs.
     if challenger is not None and "challenger" not in aliases:
-        registry_services.model_version_alias_set(version=challenger, alias="challenger", by=frank,
-                                                  reason="Shadow it beside the champion before deciding.")
-    _run_deploy(services.deployment_deploy(name=ENDPOINT, model_version=champion, by=frank,
-                                           reason="The champion goes live for the dispatch app."))
+        with story_at(story_after(0.3)):
+            registry_services.model_version_alias_set(version=challenger, alias="challenger", by=frank,
+                                                      reason="Shadow it beside the champion before deciding.")
+    with story_at(story_after(0.32)):
+        _run_deploy(services.deployment_deploy(name=ENDPOINT, model_version=champion, by=frank,
+                                               reason="The champion goes live for the dispatch app."))
     if challenger is None:
         return f"{ENDPOINT} serves {champion}"
-    _run_deploy(services.deployment_shadow_add(name=ENDPOINT, model_version=challenger, by=frank,
-                                               reason="Score the challenger on live traffic before any switch."))
+    with story_at(story_after(0.36)):
+        _run_deploy(services.deployment_shadow_add(name=ENDPOINT, model_version=challenger, by=frank,
+                                                   reason="Score the challenger on live traffic before any switch."))
     endpoint = Endpoint.objects.select_related("live_revision").get(name=ENDPOINT)
     logged = _traffic(endpoint, champion, challenger)
     return f"{ENDPOINT} serves {champion} with {challenger} as a shadow; {logged} logged requests"

@@ -1,5 +1,7 @@
 """The demo a newcomer sees: every proposal state, last week's minutes, next week's agenda."""
 
+import datetime as dt
+
 import pytest
 from django.core.management import call_command
 
@@ -40,6 +42,8 @@ def test_seed_demo_builds_a_complete_story_and_is_safe_to_run_again(django_captu
     assert alert.state == "open" and alert.features == ["courier_load"] and alert.agenda_item_id
     assert QualityPromise.objects.get(project=endpoint.project).metric == "mae"
 
+    _assert_the_story_keeps_its_dates(past, upcoming)
+
     counts = (User.objects.count(), Proposal.objects.count(), Meeting.objects.count(), PredictionRecord.objects.count())
     with django_capture_on_commit_callbacks(execute=False):
         call_command("seed_demo")
@@ -54,3 +58,49 @@ def test_seed_demo_refuses_to_run_with_debug_off(settings):
     with pytest.raises(CommandError, match="DEBUG off"):
         call_command("seed_demo")
     assert not User.objects.exists()
+
+
+def _assert_the_story_keeps_its_dates(past, upcoming):
+    """Reviews, votes, history and emails happen on the days the story says, never in the future."""
+    from django.utils import timezone
+
+    from portal.models import AuditEvent, Notification
+    from proposals.models import PodReview, Vote
+    from serving.models import EndpointRevision
+
+    now = timezone.now()
+    held = timezone.localdate(past.scheduled_for)
+    assert past.scheduled_for < now <= upcoming.scheduled_for + dt.timedelta(days=1)
+    # The votes of last week's meeting, and their audit events, on that meeting's day.
+    votes = Vote.objects.filter(item__meeting=past)
+    assert votes.count() == 16
+    assert {timezone.localdate(v.created_at) for v in votes} == {held}
+    voted = AuditEvent.objects.filter(verb="council.voted", data__meeting=past.pk)
+    assert voted.count() == 16 and {timezone.localdate(e.created_at) for e in voted} == {held}
+    decided = AuditEvent.objects.filter(verb__in=["council.approved", "council.rejected", "council.escalated"])
+    assert {timezone.localdate(e.created_at) for e in decided} == {held}
+    # The proposals decided there were reviewed by their pods before it, and decided on its day.
+    eta = Proposal.objects.get(title="Delivery time prediction")
+    assert all(r.created_at < past.scheduled_for for r in PodReview.objects.filter(proposal=eta))
+    assert eta.submitted_at < past.scheduled_for and timezone.localdate(eta.decided_at) == held
+    assert eta.created_at < eta.submitted_at
+    published = AuditEvent.objects.get(verb="meeting.minutes_published", object_id=str(past.pk))
+    assert timezone.localdate(published.created_at) == held
+    # The minutes email went out when the minutes were published.
+    emails = Notification.objects.filter(object_type="meeting", object_id=str(past.pk))
+    assert emails.exists() and all(e.created_at >= published.created_at and timezone.localdate(e.created_at) == held
+                                   for e in emails)
+    # After the meeting: the project, its training and the deployment, in that order.
+    created = AuditEvent.objects.get(verb="project.created", data__proposal_id=eta.pk)
+    first_deploy = EndpointRevision.objects.filter(endpoint__name="delivery-eta").order_by("number").first()
+    assert eta.decided_at <= created.created_at < first_deploy.created_at < now
+    # Nothing in the history, the votes or the outbox is in the future.
+    assert not AuditEvent.objects.filter(created_at__gt=now).exists()
+    assert not Vote.objects.filter(created_at__gt=now).exists()
+    assert not Notification.objects.filter(created_at__gt=now).exists()
+    assert not Proposal.objects.filter(created_at__gt=now).exists()
+    # And the history reads in order: each event after the one before it on the same object.
+    for proposal in Proposal.objects.all():
+        times = list(AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk))
+                     .order_by("id").values_list("created_at", flat=True))
+        assert times == sorted(times), proposal.title
