@@ -256,7 +256,7 @@ def _same_run(previous: dict, event: dict, window: dt.timedelta) -> bool:
             event.get("verb"), event.get("actor"), event.get("object_type"), event.get("object_id")):
         return False
     # A state change is a step of its own, never a repeat.
-    if (event.get("from_state") or "") != (event.get("to_state") or ""):
+    if any((e.get("from_state") or "") != (e.get("to_state") or "") for e in (previous, event)):
         return False
     before, after = previous.get("at"), event.get("at")
     if before is None or after is None:

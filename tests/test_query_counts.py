@@ -593,3 +593,45 @@ def test_my_notifications_page(org):
 def test_my_notifications_api(org):
     assert_constant_queries(client_for(org.author), "/api/v1/me/notifications/", add_my_notifications(org.author),
                             api_rows, page_size=API_PAGE_SIZE)
+
+
+# --- history --------------------------------------------------------------------------------
+
+def _history_lines(response) -> int:
+    return response.content.decode().count('class="history-line')
+
+
+def test_proposal_page_with_a_long_history(org):
+    """A timeline of many events by many people reads in sentences with the same queries as a short one."""
+    proposal = proposal_row(org)
+    verbs = ["council.voted", "proposal.pod_reviewed", "agenda.item_added", "council.vote_changed"]
+    meeting = Meeting.objects.create(scheduled_for=timezone.now() + timedelta(days=2))
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            n = _row()
+            # A different person each time, so nothing folds; every line names its actor.
+            AuditEvent.objects.create(actor=person(), verb=verbs[n % len(verbs)], object_type="proposal",
+                                      object_id=str(proposal.pk), object_repr=proposal.title,
+                                      data={"vote": "approve", "decision": "approve", "functions": ["pm"],
+                                            "comment": f"Reason {n}", "title": f"Item {n}", "meeting": meeting.pk,
+                                            "meeting_at": meeting.scheduled_for.isoformat()})
+
+    assert_constant_queries(client_for(org.outsider), f"/proposals/{proposal.pk}/", add, _history_lines,
+                            page_size=LARGE)
+
+
+def test_meeting_page_with_attendance_history(org):
+    """Attendance lines name people by username: their names come in one query, however many."""
+    meeting = Meeting.objects.create(scheduled_for=timezone.now() + timedelta(days=2))
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            n = _row()
+            added = [person().username, person().username]
+            AuditEvent.objects.create(actor=person(), verb="meeting.attendance_recorded", object_type="meeting",
+                                      object_id=str(meeting.pk), object_repr=str(meeting),
+                                      data={"present": added, "added": added, "removed": [], "n": n})
+
+    assert_constant_queries(client_for(org.outsider), f"/council/meetings/{meeting.pk}/", add, _history_lines,
+                            page_size=LARGE)
