@@ -61,6 +61,14 @@ def amended(e):
     return text + (f" ({fields})" if fields else "")
 
 
+def amended_many(e, n):
+    d = _data(e)
+    text = f"{who(e)} amended it {h.times(n)}"
+    if d.get("revision"):
+        text += f", up to revision {d['revision']}"
+    return text
+
+
 def submitted(e):
     d, to = _data(e), e.get("to_state")
     again = e.get("from_state") not in ("", "draft") or (d.get("review_round") or 1) > 1
@@ -195,7 +203,7 @@ def register() -> None:
     h.register_labels(STATE_LABELS)
     h.register("proposal.created", created)
     h.register("proposal.edited", edited, many=lambda e, n: f"{who(e)} edited the draft {h.times(n)}")
-    h.register("proposal.amended", amended)
+    h.register("proposal.amended", amended, many=amended_many)
     h.register("proposal.submitted", submitted)
     h.register("proposal.withdrawn", withdrawn)
     h.register("proposal.pod_reviewed", pod_reviewed)

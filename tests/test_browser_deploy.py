@@ -175,7 +175,7 @@ def test_an_ml_engineer_deploys_tries_shadows_and_rolls_back(browser, live_serve
     ]
     for item, (number, reason) in zip(items.all(), expected):
         expect(item).to_contain_text(number)
-        expect(item.locator(".comment")).to_have_text(reason)
+        expect(item.locator(".said").first).to_have_text(f"“{reason}”")
     expect(items.first).to_contain_text(f"primary v{v1.version}")
     screenshot(page, "deploy-endpoint-rolled-back")
 

@@ -219,3 +219,9 @@ def test_the_raw_event_keeps_every_field():
                                              (dt.date(2027, 1, 5), "5 January"), ("not a date", "not a date")])
 def test_dates_read_as_day_and_month(value, expected):
     assert history.day(value) == expected
+
+
+def test_repeated_amendments_fold_up_to_the_latest_revision():
+    amends = [ev("proposal.amended", from_state="pod_review", to_state="pod_review", at=T0 + dt.timedelta(minutes=i),
+                 data={"revision": 2 + i, "changed": ["title"]}, n=i) for i in range(3)]
+    assert [str(line.sentence) for line in history.lines(amends)] == ["Alice Chen amended it 3 times, up to revision 4"]
