@@ -635,3 +635,32 @@ def test_meeting_page_with_attendance_history(org):
 
     assert_constant_queries(client_for(org.outsider), f"/council/meetings/{meeting.pk}/", add, _history_lines,
                             page_size=LARGE)
+
+
+def test_endpoint_page_with_a_long_history(org):
+    """Each revision tells its story from the endpoint's audit events, all read in one query."""
+    from serving.models import EndpointRevision
+
+    endpoint = endpoint_row(org)
+    first = endpoint.revisions.order_by("number").first()
+    start = endpoint.revisions.count()
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            number = endpoint.revisions.count() + 1
+            by = person()
+            EndpointRevision.objects.create(endpoint=endpoint, number=number, action="deploy", state="failed",
+                                            primary=first.primary, reason=f"try {number}", created_by=by)
+            for verb in ("endpoint.change_requested", "endpoint.deploy_failed"):
+                AuditEvent.objects.create(actor=by, verb=verb, object_type="endpoint", object_id=str(endpoint.pk),
+                                          object_repr=endpoint.name,
+                                          data={"revision": number, "action": "deploy", "reason": f"try {number}",
+                                                "job_id": number, "error": "refused",
+                                                "serving": {"primary": 1}, "before": {"primary": 1}})
+
+    def shown(response) -> int:
+        return len(re.findall(r"<strong>Revision \d+</strong>", response.content.decode())) - start
+
+    # The page shows the 50 latest revisions, the endpoint's first ones included.
+    assert_constant_queries(client_for(org.outsider), f"/deployments/endpoints/{endpoint.name}/", add, shown,
+                            page_size=50 - start)
