@@ -15,7 +15,7 @@ class ObservabilityConfig(AppConfig):
         history.register()
 
         kinds.register("monitor_run", label="Monitor run", queue="monitoring", handler="observability.jobs.monitor_run",
-                       system=True)
+                       system=True, describe="observability.job_names.monitor_run_describe")
         kinds.register("reference_backfill", label="Reference sample", queue="monitoring",
                        handler="observability.backfill.reference_backfill_run")
         kinds.register("monitoring_retention", label="Monitoring retention", queue="monitoring",

@@ -6,6 +6,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from portal.lists import Sort
 from portal.models import User
 from proposals import permissions
 from proposals.models import (
@@ -13,8 +14,28 @@ from proposals.models import (
 )
 
 
+PROPOSAL_SORT = Sort({
+    "title": ("title",),
+    "kind": ("kind",),
+    "pod": ("pod__name",),
+    "state": ("state",),
+    "lead": ("technical_lead__full_name", "technical_lead__username"),
+    "updated": ("updated_at",),
+}, default="-updated")
+
+
+def _person_matches(prefix: str, text: str) -> Q:
+    return Q(**{f"{prefix}__full_name__icontains": text}) | Q(**{f"{prefix}__username__icontains": text})
+
+
 def proposal_list(*, state: str | None = None, pod: str | None = None, kind: str | None = None,
-                  q: str | None = None) -> QuerySet[Proposal]:
+                  q: str | None = None, mine: bool = False, sort: str | None = None,
+                  user: User | None = None) -> QuerySet[Proposal]:
+    """Proposals, most recently updated first unless ``sort`` (a ``PROPOSAL_SORT`` key) says otherwise.
+
+    ``q`` finds words of the title, problem, solution or success metric, and people: the author,
+    the technical lead and team members, by name or username. ``mine`` keeps the proposals ``user``
+    wrote, leads, is on the team of or watches."""
     qs = Proposal.objects.select_related("pod", "author", "technical_lead").prefetch_related(
         "team_members__user", "watchers"
     )
@@ -24,7 +45,20 @@ def proposal_list(*, state: str | None = None, pod: str | None = None, kind: str
         qs = qs.filter(pod__name__iexact=pod)
     if kind:
         qs = qs.filter(kind=kind)
-    return qs.search((q or "").strip())
+    if mine and user is not None and user.is_authenticated:
+        # Through a subquery: joining the team and watchers directly would repeat rows.
+        qs = qs.filter(pk__in=Proposal.objects.filter(
+            Q(author=user) | Q(technical_lead=user) | Q(team_members__user=user) | Q(watchers=user)).values("pk"))
+    text = (q or "").strip()
+    if text:
+        people = Proposal.objects.filter(
+            _person_matches("author", text) | _person_matches("technical_lead", text)
+            | _person_matches("team_members__user", text)).values("pk")
+        qs = qs.filter(Q(pk__in=Proposal.objects.search(text).values("pk")) | Q(success_metric_name__icontains=text)
+                       | Q(pk__in=people))
+    if sort:
+        qs = qs.order_by(*PROPOSAL_SORT.order_by(sort))
+    return qs
 
 
 def proposal_get(*, proposal_id: int) -> Proposal:

@@ -14,11 +14,13 @@ class RegistryConfig(AppConfig):
         from workers.system import register_probe
 
         kinds.register("project_create", label="Project creation", queue="default",
-                       handler="registry.jobs.project_create_run", system=True)
+                       handler="registry.jobs.project_create_run", system=True,
+                       describe="registry.job_names.project_create_describe")
         kinds.register("training", label="Model training", queue="training", handler="registry.training.training_run",
-                       notify_starter=True, describe="registry.jobs.training_describe")
+                       notify_starter=True, describe="registry.job_names.training_describe")
         kinds.register("training_retrain", label="Scheduled retraining", queue="default",
-                       handler="registry.jobs.training_retrain_run", system=True)
+                       handler="registry.jobs.training_retrain_run", system=True,
+                       describe="registry.job_names.training_retrain_describe")
         kinds.register("registered_model_setup", label="MLflow model setup", queue="default",
                        handler="registry.jobs.registered_model_setup_run", system=True)
         register_probe("mlflow", _probe_mlflow)

@@ -56,11 +56,3 @@ def training_retrain_run(job) -> dict[str, Any]:
     job.log(f"Started {training}.")
     return {"training_job": training.pk}
 
-
-def training_describe(job) -> str:
-    """A training job in words for its starter's notification: "Training of Churn v3"."""
-    from registry.models import MLProject
-
-    project = MLProject.objects.filter(pk=job.object_id).first() if job.object_type == "mlproject" else None
-    version = ((job.result or {}).get("model_version") or {}).get("version")
-    return f"Training of {project or 'a model'}" + (f" v{version}" if version else "")

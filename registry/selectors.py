@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from portal.errors import DomainError
+from portal.lists import Sort
 from registry.models import Alias, AliasEvent, Dataset, MLProject, ModelVersion, RegisteredModel, TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,32 @@ def project_for_proposal(*, proposal_id: int) -> MLProject | None:
     return project_list().filter(proposal_id=proposal_id).first()
 
 
-def dataset_list() -> QuerySet[Dataset]:
-    return Dataset.objects.select_related("uploaded_by")
+DATASET_SORT = Sort({
+    "name": ("name",),
+    "rows": ("rows",),
+    "size": ("size_bytes",),
+    "uploaded_by": ("uploaded_by__full_name", "uploaded_by__username"),
+    "created": ("created_at",),
+}, default="-created")
+
+
+def _person_matches(prefix: str, text: str) -> Q:
+    return Q(**{f"{prefix}__full_name__icontains": text}) | Q(**{f"{prefix}__username__icontains": text})
+
+
+def dataset_list(*, q: str = "", mine: bool = False, sort: str | None = None, user=None) -> QuerySet[Dataset]:
+    """Datasets, newest first unless ``sort`` (a ``DATASET_SORT`` key) says otherwise. ``q`` finds a
+    name, the uploaded file's name or the person who uploaded it; ``mine`` keeps what ``user`` uploaded."""
+    qs = Dataset.objects.select_related("uploaded_by")
+    if mine and user is not None and user.is_authenticated:
+        qs = qs.filter(uploaded_by=user)
+    text = (q or "").strip()
+    if text:
+        qs = qs.filter(Q(name__icontains=text) | Q(original_filename__icontains=text)
+                       | _person_matches("uploaded_by", text))
+    if sort:
+        qs = qs.order_by(*DATASET_SORT.order_by(sort))
+    return qs
 
 
 def dataset_get(*, dataset_id: int) -> Dataset:
@@ -58,6 +83,37 @@ def model_version_list(*, model: RegisteredModel | None = None, project: MLProje
     return qs
 
 
+MODEL_VERSION_SORT = Sort({
+    "model": ("registered_model__name", "-version"),
+    "project": ("registered_model__project__title", "registered_model__name", "-version"),
+    "dataset": ("dataset__name",),
+    "created": ("created_at",),
+}, default="-created")
+
+
+def model_version_list_overview(*, q: str = "", mine: bool = False, sort: str | None = None,
+                                user=None) -> QuerySet[ModelVersion]:
+    """The models page's rows: every registered version with its current aliases (one query).
+
+    ``q`` finds a model, project or dataset by name, a metric by its name (``auc`` finds the
+    versions that report an AUC; ``log loss`` finds ``log_loss``), and people: who trained it and the
+    project's owner and team. ``mine`` keeps the versions of projects ``user`` owns or is on the team
+    of. ``sort`` is a ``MODEL_VERSION_SORT`` key."""
+    qs = model_versions_with_aliases(model_version_list().select_related("created_by"))
+    if mine and user is not None and user.is_authenticated:
+        qs = qs.filter(registered_model__project__in=_mine_projects(user))
+    text = (q or "").strip()
+    if text:
+        metric = text.lower().replace(" ", "_")
+        projects = MLProject.objects.filter(
+            Q(title__icontains=text) | Q(name__icontains=text) | _person_matches("owner", text)
+            | _person_matches("team", text)).values("pk")
+        qs = qs.filter(Q(registered_model__name__icontains=text) | Q(dataset__name__icontains=text)
+                       | Q(registered_model__project__in=projects) | _person_matches("created_by", text)
+                       | Q(metrics__has_key=metric))
+    return qs.order_by(*MODEL_VERSION_SORT.order_by(sort))
+
+
 def model_version_get(*, version_id: int) -> ModelVersion:
     return get_object_or_404(model_version_list(), pk=version_id)
 
@@ -69,10 +125,28 @@ def training_job_list(*, project: MLProject | None = None):
     return jobs.for_object(project) if project is not None else jobs
 
 
-def project_list_overview() -> QuerySet[MLProject]:
+PROJECT_SORT = Sort({
+    "title": ("title",),
+    "owner": ("owner__full_name", "owner__username"),
+    "versions": ("version_count",),
+    "created": ("created_at",),
+}, default="-created")
+
+
+def _mine_projects(user) -> QuerySet[MLProject]:
+    """The projects ``user`` owns or is on the team of."""
+    return MLProject.objects.filter(Q(owner=user) | Q(team=user)).values("pk")
+
+
+def project_list_overview(*, q: str = "", mine: bool = False, sort: str | None = None,
+                          user=None) -> QuerySet[MLProject]:
     """The projects page's rows: each project with its number of versions and the ids of its latest
     version and latest training job, all in the one query; ``project_overview_attach`` then loads
-    those versions and jobs for a whole page at once."""
+    those versions and jobs for a whole page at once.
+
+    ``q`` finds a project by its title or name, its models' names, or people: its owner and team, by
+    name or username. ``mine`` keeps the projects ``user`` owns or is on the team of. ``sort`` is a
+    ``PROJECT_SORT`` key."""
     from django.db.models import CharField, Count, OuterRef, Subquery
     from django.db.models.functions import Cast, Coalesce
 
@@ -81,12 +155,23 @@ def project_list_overview() -> QuerySet[MLProject]:
     versions = ModelVersion.objects.filter(registered_model__project=OuterRef("pk")).order_by()
     jobs = Job.objects.of_kind("training").filter(object_type=MLProject._meta.model_name,
                                                   object_id=Cast(OuterRef("pk"), CharField()))
-    return project_list().annotate(
+    qs = project_list().annotate(
         version_count=Coalesce(Subquery(versions.values("registered_model__project").annotate(n=Count("pk"))
                                         .values("n")[:1]), 0),
         latest_version_id=Subquery(versions.order_by("-created_at", "-id").values("pk")[:1]),
         last_training_id=Subquery(jobs.order_by("-created_at", "-id").values("pk")[:1]),
     )
+    if mine and user is not None and user.is_authenticated:
+        qs = qs.filter(pk__in=_mine_projects(user))
+    text = (q or "").strip()
+    if text:
+        found = MLProject.objects.filter(
+            Q(title__icontains=text) | Q(name__icontains=text) | Q(models__name__icontains=text)
+            | _person_matches("owner", text) | _person_matches("team", text)).values("pk")
+        qs = qs.filter(pk__in=found)
+    if sort:
+        qs = qs.order_by(*PROJECT_SORT.order_by(sort))
+    return qs
 
 
 def project_overview_attach(projects) -> None:

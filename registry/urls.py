@@ -13,6 +13,7 @@ urlpatterns = [
     path("datasets/", views.dataset_list, name="datasets"),
     path("datasets/upload/", views.dataset_upload, name="dataset_upload"),
     path("datasets/<int:dataset_id>/", views.dataset_detail, name="dataset_detail"),
+    path("versions/", views.version_list, name="versions"),
     path("versions/compare/", views.version_compare, name="version_compare"),
     path("versions/<int:version_id>/", views.version_detail, name="version_detail"),
     path("versions/<int:version_id>/aliases/", views.version_alias_set, name="version_alias_set"),

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal.errors import DomainError
+from portal.lists import list_params
 from proposals.models import ProposalState
 from registry import charts, mlflow_client, permissions, selectors, services
 from registry.datasets import size_text
@@ -38,11 +39,32 @@ def _with_key_metric(versions):
 
 # --- projects ---------------------------------------------------------------------------------
 
+def _list_context(params, default_sort: str, **filters) -> dict:
+    return {"q": params.q, "mine": params.mine, "sort": params.sort, "default_sort": default_sort,
+            "filtered": bool(params.q or params.mine or any(filters.values())), **filters}
+
+
 def project_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.project_list_overview(), 25).get_page(request.GET.get("page"))
+    params = list_params(request, selectors.PROJECT_SORT)
+    projects = selectors.project_list_overview(q=params.q, mine=params.mine, sort=params.sort, user=request.user)
+    page = Paginator(projects, 25).get_page(request.GET.get("page"))
     selectors.project_overview_attach(page.object_list)
     _with_key_metric([project.latest_version for project in page.object_list if project.latest_version])
-    return render(request, "registry/project_list.html", {"page": page})
+    return render(request, "registry/project_list.html",
+                  {"page": page, **_list_context(params, selectors.PROJECT_SORT.default)})
+
+
+def version_list(request: HttpRequest) -> HttpResponse:
+    """Every registered model version, to find one by model, project, person or metric."""
+    params = list_params(request, selectors.MODEL_VERSION_SORT)
+    versions = selectors.model_version_list_overview(q=params.q, mine=params.mine, sort=params.sort,
+                                                     user=request.user)
+    page = Paginator(versions, 25).get_page(request.GET.get("page"))
+    _with_key_metric(page.object_list)
+    for version in page.object_list:
+        version.aliases = selectors.aliases_annotated(version) or []
+    return render(request, "registry/version_list.html",
+                  {"page": page, **_list_context(params, selectors.MODEL_VERSION_SORT.default)})
 
 
 def _training_jobs(project):
@@ -151,12 +173,16 @@ def project_schedule_stop(request: HttpRequest, project_id: int, model_id: int) 
 
 # --- datasets ---------------------------------------------------------------------------------
 
-def _dataset_list_context(form: DatasetForm) -> dict:
-    page_datasets = list(selectors.dataset_list()[:200])
-    for dataset in page_datasets:
+def _dataset_list_context(request: HttpRequest, form: DatasetForm) -> dict:
+    params = list_params(request, selectors.DATASET_SORT)
+    datasets = selectors.dataset_list(q=params.q, mine=params.mine, sort=params.sort, user=request.user)
+    page = Paginator(datasets, 50).get_page(request.GET.get("page"))
+    for dataset in page.object_list:
         dataset.size_label = size_text(dataset.size_bytes)
     return {
-        "datasets": page_datasets,
+        "page": page,
+        "datasets": page.object_list,
+        **_list_context(params, selectors.DATASET_SORT.default),
         "form": form,
         "folder_files": selectors.data_folder_files(),
         "max_size": size_text(settings.DATASET_MAX_BYTES),
@@ -165,7 +191,7 @@ def _dataset_list_context(form: DatasetForm) -> dict:
 
 
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "registry/dataset_list.html", _dataset_list_context(DatasetForm()))
+    return render(request, "registry/dataset_list.html", _dataset_list_context(request, DatasetForm()))
 
 
 @require_POST
@@ -185,7 +211,7 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Dataset “{dataset.name}” registered: {dataset.rows:,} rows, "
                                       f"{len(dataset.schema)} columns.")
             return redirect("registry:dataset_detail", dataset_id=dataset.pk)
-    return render(request, "registry/dataset_list.html", _dataset_list_context(form), status=400)
+    return render(request, "registry/dataset_list.html", _dataset_list_context(request, form), status=400)
 
 
 def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
@@ -301,6 +327,6 @@ def version_compare(request: HttpRequest) -> HttpResponse:
     return render(request, "registry/version_compare.html", context)
 
 
-for _view in (project_list, project_detail, project_train, project_schedule_stop, dataset_list, dataset_upload, dataset_detail,
+for _view in (project_list, version_list, project_detail, project_train, project_schedule_stop, dataset_list, dataset_upload, dataset_detail,
               version_detail, version_alias_set, version_compare):
     _view.nav_section = "projects"

@@ -194,10 +194,3 @@ def prediction_drain_run(job) -> dict[str, Any]:
     job.log(f"Stored {stored} predictions" + (f"; skipped {skipped} malformed log entries." if skipped else "."))
     return {"stored": stored, "skipped": skipped, "drained_to": start}
 
-
-def deploy_describe(job) -> str:
-    """A deploy job in words for its starter's notification: "Deployment of revision 4 to eta"."""
-    revision = EndpointRevision.objects.select_related("endpoint").filter(pk=job.params.get("revision_id")).first()
-    if revision is None:
-        return "Deployment"
-    return f"Deployment of revision {revision.number} to {revision.endpoint.name}"

@@ -178,7 +178,7 @@ def test_the_person_who_started_a_training_learns_it_finished(training_project, 
     assert job.state == JobState.SUCCEEDED, job.error
     version = job.result["model_version"]["version"]
     [row] = inbox(org.lead, K.JOB_FINISHED)
-    assert row.title == f"Training of {project} v{version} finished" and row.url == f"/jobs/{job.pk}/"
+    assert row.title == f"Training of {project.title} → v{version} finished" and row.url == f"/jobs/{job.pk}/"
     assert not emails_to(org.lead), "in the portal only, by default"
 
 
@@ -192,7 +192,7 @@ def test_the_person_who_started_a_training_learns_it_failed_and_why(training_pro
             job_finished(job_id=job.pk, state=JobState.FAILED, message="Failed: the worker ran out of memory",
                          error="MemoryError: the worker ran out of memory")
     [row] = inbox(org.lead, K.JOB_FINISHED)
-    assert row.title == f"Training of {project} failed" and "ran out of memory" in row.body
+    assert row.title == f"Training of {project.title} failed" and "ran out of memory" in row.body
     [email] = emails_to(org.lead)
     assert email.subject == row.title and f"/jobs/{job.pk}/" in email.body
     # Jobs the portal starts itself tell nobody.
@@ -230,4 +230,4 @@ def test_alert_recipients_who_chose_the_digest_are_not_emailed_at_once():
     # A deployment's starter is told which revision of which endpoint it was.
     from workers import kinds
 
-    assert kinds.get("deploy").description(Job.objects.get(kind="deploy")) == "Deployment of revision 1 to eta"
+    assert kinds.describe_one(Job.objects.get(kind="deploy")).text == "Deploy of eta (revision 1)"

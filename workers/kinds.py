@@ -9,8 +9,13 @@ A kind may carry a ``default_schedule`` (cron): ``migrate`` then creates that sc
 so system jobs (the weekly ML Review, chair rotation) need no settings entry.
 
 A kind with ``notify_starter`` tells the person who started a job when it succeeds or fails (a
-notification of kind ``job_finished``); its ``describe`` (a function of the job, or its dotted
-path) names the job in words for that notification ("Training of Churn v3").
+notification of kind ``job_finished``), naming the job with its ``describe``.
+
+A kind may carry a ``describe`` function (or its dotted path) that names its jobs in words of the
+app that owns it: "Training of Delivery time prediction → v3". It takes a list of jobs of that
+kind and returns ``{job id: text}`` or ``{job id: (text, url, link text)}`` (the page of what the
+job is about, and the words of a link to it: "Open the project"),
+loading what it needs for the whole list at once, so a page of jobs costs one query per kind.
 """
 
 from __future__ import annotations
@@ -32,17 +37,25 @@ class JobKind:
     default_schedule: str = ""
     system: bool = False  # started by the portal itself rather than by a person
     notify_starter: bool = False
-    describe: str | Callable | None = None
+    describe: str | Callable | None = None  # jobs -> {id: text or (text, url)}; see the module's docstring
 
     def load_handler(self) -> Callable:
         return import_string(self.handler) if isinstance(self.handler, str) else self.handler
 
-    def description(self, job) -> str:
-        """The job in words: the kind's ``describe``, else its label."""
-        if self.describe is None:
-            return self.label
-        describe = import_string(self.describe) if isinstance(self.describe, str) else self.describe
-        return describe(job) or self.label
+    def load_describe(self) -> Callable | None:
+        return import_string(self.describe) if isinstance(self.describe, str) else self.describe
+
+
+@dataclass(frozen=True)
+class Description:
+    """A job named in words, and the page of what it is about (empty when there is none)."""
+
+    text: str
+    url: str = ""
+    link_text: str = "Open"  # what following ``url`` opens: "Open the project"
+
+    def __str__(self) -> str:
+        return self.text
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -82,3 +95,33 @@ def kind_label(name: str) -> str:
 def all_kinds() -> list[JobKind]:
     return sorted(_KINDS.values(), key=lambda k: k.label)
 
+
+
+def describe_many(jobs) -> dict[int, Description]:
+    """Every job named in words: by its kind's ``describe`` where it has one and knows the job,
+    otherwise "<kind label> #<id>". One call per kind, whatever the number of jobs."""
+    import logging
+
+    jobs = list(jobs)
+    by_kind: dict[str, list] = {}
+    for job in jobs:
+        by_kind.setdefault(job.kind, []).append(job)
+    found: dict[int, Description] = {}
+    for name, of_kind in by_kind.items():
+        kind = _KINDS.get(name)
+        describe = kind.load_describe() if kind else None
+        if describe is None:
+            continue
+        try:
+            described = describe(of_kind) or {}
+        except Exception:  # a name is a nicety: a describer's bug must not take the jobs page down
+            logging.getLogger(__name__).exception("describing %s jobs failed", name)
+            continue
+        for job_id, value in described.items():
+            if value:
+                found[job_id] = Description(*value) if isinstance(value, tuple) else Description(str(value))
+    return {job.pk: found.get(job.pk) or Description(str(job)) for job in jobs}
+
+
+def describe_one(job) -> Description:
+    return describe_many([job])[job.pk]

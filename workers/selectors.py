@@ -3,15 +3,40 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
+from portal.lists import Sort
 from workers.models import Job, Schedule
 
+JOB_SORT = Sort({
+    "created": ("created_at",),
+    "kind": ("kind",),
+    "state": ("state",),
+    "progress": ("progress",),
+    "started_by": ("started_by__full_name", "started_by__username"),
+}, default="-created")
 
-def job_list(*, state: str | None = None, kind: str | None = None) -> QuerySet[Job]:
+
+def job_list(*, state: str | None = None, kind: str | None = None, q: str = "", mine: bool = False,
+             sort: str | None = None, user=None) -> QuerySet[Job]:
+    """Jobs, newest first unless ``sort`` (a ``JOB_SORT`` key) says otherwise. ``q`` finds a job by
+    its kind's name, its message or the person who started it; ``mine`` keeps the jobs ``user`` started."""
+    from django.db.models import Q
+
+    from workers import kinds
+
     qs = Job.objects.select_related("started_by")
     if state:
         qs = qs.filter(state=state)
     if kind:
         qs = qs.filter(kind=kind)
+    if mine and user is not None and user.is_authenticated:
+        qs = qs.filter(started_by=user)
+    q = (q or "").strip()
+    if q:
+        named = [k.name for k in kinds.all_kinds() if q.lower() in k.label.lower()]
+        qs = qs.filter(Q(kind__in=named) | Q(kind__icontains=q) | Q(message__icontains=q)
+                       | Q(started_by__full_name__icontains=q) | Q(started_by__username__icontains=q))
+    if sort:
+        qs = qs.order_by(*JOB_SORT.order_by(sort))
     return qs
 
 

@@ -148,7 +148,7 @@ def _notify_starter(job: Job) -> None:
     if job.state == JobState.CANCELLED and job.cancel_requested_by_id == job.started_by_id:
         return
     try:
-        what = kind.description(job)
+        what = kinds.describe_one(job).text
     except Exception:  # a description that cannot be made must not undo the job's end
         logger.warning("could not describe job %s", job.pk, exc_info=True)
         what = kind.label

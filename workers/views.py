@@ -7,9 +7,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from portal.errors import DomainError
+from portal.lists import list_params
 from workers import kinds, services
+from workers.fields import readable_fields
 from workers.models import JobState
-from workers.selectors import job_get, job_latest, job_list
+from workers.selectors import JOB_SORT, job_get, job_latest, job_list
 
 
 def job_list_view(request: HttpRequest) -> HttpResponse:
@@ -17,11 +19,20 @@ def job_list_view(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind") or None
     if state not in JobState.values:
         state = None
-    page = Paginator(job_list(state=state, kind=kind), 25).get_page(request.GET.get("page"))
+    params = list_params(request, JOB_SORT)
+    jobs = job_list(state=state, kind=kind, q=params.q, mine=params.mine, sort=params.sort, user=request.user)
+    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    names = kinds.describe_many(page.object_list)
+    for job in page.object_list:
+        job.description = names[job.pk]
     context = {
         "page": page,
         "state": state,
         "kind": kind,
+        "q": params.q,
+        "mine": params.mine,
+        "sort": params.sort,
+        "filtered": bool(state or kind or params.q or params.mine),
         "states": JobState.choices,
         "kinds": kinds.all_kinds(),
         "has_active": any(not j.is_finished for j in page.object_list),
@@ -58,7 +69,9 @@ def _curve(job) -> str | None:
 
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_get(job_id=job_id)
-    context = {"job": job, "log_lines": job.log_lines.order_by("id")[:2000], "curve": _curve(job)}
+    job.description = kinds.describe_one(job)
+    context = {"job": job, "log_lines": job.log_lines.order_by("id")[:2000], "curve": _curve(job),
+               "params_fields": readable_fields(job.params), "result_fields": readable_fields(job.result)}
     if request.htmx and request.htmx.target == "job-live":
         return render(request, "workers/job_detail.html#job-live", context)
     return render(request, "workers/job_detail.html", context)

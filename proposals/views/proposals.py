@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal.errors import DomainError
+from portal.lists import list_params
 from portal.models import Function
 from proposals import next_steps, permissions, selectors, services
 from proposals.diffs import snapshot_diff
@@ -74,15 +75,19 @@ def proposal_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "").strip()
     kind = request.GET.get("kind", "").strip()
     pod = request.GET.get("pod", "").strip()
-    q = request.GET.get("q", "").strip()
+    params = list_params(request, selectors.PROPOSAL_SORT)
+    q = params.q
     state = state if state in S.values else ""
     kind = kind if kind in ProposalKind.values else ""
-    proposals = selectors.proposal_list(state=state or None, pod=pod or None, kind=kind or None, q=q or None)
+    proposals = selectors.proposal_list(state=state or None, pod=pod or None, kind=kind or None, q=q or None,
+                                        mine=params.mine, sort=params.sort, user=request.user)
     page = Paginator(proposals, 25).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "filters": {"state": state, "kind": kind, "pod": pod, "q": q},
-        "filtered": any((state, kind, pod, q)),
+        "filters": {"state": state, "kind": kind, "pod": pod, "q": q, "mine": params.mine},
+        "sort": params.sort,
+        "default_sort": selectors.PROPOSAL_SORT.default,
+        "filtered": any((state, kind, pod, q, params.mine)),
         "states": S.choices,
         "kinds": ProposalKind.choices,
         "pods": selectors.pod_names(),
