@@ -84,11 +84,11 @@ def model_version_list(*, model: RegisteredModel | None = None, project: MLProje
 
 
 MODEL_VERSION_SORT = Sort({
-    "model": ("registered_model__name", "-version"),
-    "project": ("registered_model__project__title", "registered_model__name", "-version"),
+    "model": ("registered_model__name",),
+    "project": ("registered_model__project__title", "registered_model__name"),
     "dataset": ("dataset__name",),
     "created": ("created_at",),
-}, default="-created")
+}, default="-created", tiebreak=("-version", "-id"))  # a model's newest version first, whichever way
 
 
 def model_version_list_overview(*, q: str = "", mine: bool = False, sort: str | None = None,
