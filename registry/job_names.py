@@ -47,7 +47,7 @@ def training_retrain_describe(jobs) -> dict[int, tuple[str, str, str]]:
 
 def project_create_describe(jobs) -> dict[int, tuple[str, str, str]]:
     """"Project creation for Delivery time prediction", linked to the project once it exists."""
-    proposals = Proposal.objects.select_related("project").only("pk", "title", "project__pk").in_bulk(
+    proposals = Proposal.objects.select_related("project").in_bulk(
         _ints((job.params or {}).get("proposal_id") for job in jobs))
     names = {}
     for job in jobs:

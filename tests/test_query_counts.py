@@ -342,6 +342,24 @@ def test_project_list_page(org):
     assert f'href="/jobs/{last_job.pk}/"' in html
 
 
+def test_project_list_page_searched_and_sorted(org):
+    # Search reaches owners, teams and model names through subqueries: still one query for the rows.
+    assert_constant_queries(client_for(org.outsider), "/projects/?q=churn&sort=-versions", add_projects(org),
+                            links(r'href="/projects/(\d+)/"'), page_size=HTML_PAGE_SIZE)
+
+
+def test_model_version_list_page(org):
+    """The models page: versions of many projects with their aliases and key metric, searched by metric name."""
+    def add(count: int) -> None:
+        for _ in range(count):
+            project = project_shell(org)
+            model, config = model_row(project, dataset_row(by=project.owner))
+            version_row(model, config, 1)
+
+    assert_constant_queries(client_for(org.outsider), "/projects/versions/?q=auc&sort=project", add,
+                            links(r'href="/projects/versions/(\d+)/"'), page_size=HTML_PAGE_SIZE)
+
+
 def test_project_list_api(org):
     assert_constant_queries(client_for(org.outsider), "/api/v1/projects/", add_projects(org), api_rows,
                             page_size=API_PAGE_SIZE)
@@ -353,9 +371,9 @@ def add_datasets(count: int) -> None:
 
 
 def test_dataset_list_page(org):
-    # The page lists up to 200 datasets, without pages.
-    assert_constant_queries(client_for(org.outsider), "/projects/datasets/", add_datasets,
-                            links(r'href="/projects/datasets/(\d+)/"'), page_size=200)
+    # The page lists 50 datasets a page.
+    assert_constant_queries(client_for(org.outsider), "/projects/datasets/?q=orders&sort=-size", add_datasets,
+                            links(r'href="/projects/datasets/(\d+)/"'), page_size=50)
 
 
 def test_dataset_list_api(org):
@@ -418,6 +436,38 @@ def add_jobs(count: int) -> None:
 def test_job_list_page(org):
     assert_constant_queries(client_for(org.outsider), "/jobs/", add_jobs, links(r'href="/jobs/(\d+)/"'),
                             page_size=HTML_PAGE_SIZE)
+
+
+def test_job_list_page_named_after_their_objects(org):
+    """Training, deploy and monitor jobs named after their project, endpoint and version: one query per kind."""
+    from observability.models import Monitor
+
+    endpoint = endpoint_row(org)
+    project = endpoint.project
+    monitor = Monitor.objects.create(endpoint=endpoint, checks=["psi"])
+    revision = endpoint.live_revision
+    version = revision.primary
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            n = _row()
+            if n % 3 == 0:
+                Job.objects.create(kind="training", state=JobState.SUCCEEDED, started_by=project.owner,
+                                   object_type="mlproject", object_id=str(project.pk),
+                                   result={"model_version": {"id": version.pk, "name": "m", "version": n}})
+            elif n % 3 == 1:
+                Job.objects.create(kind="deploy", started_by=project.owner, object_type="endpoint",
+                                   object_id=str(endpoint.pk), params={"revision_id": revision.pk})
+            else:
+                Job.objects.create(kind="monitor_run", object_type="monitor", object_id=str(monitor.pk),
+                                   params={"monitor_id": monitor.pk})
+
+    Job.objects.all().delete()
+    assert_constant_queries(client_for(org.outsider), "/jobs/?sort=-created", add, links(r'href="/jobs/(\d+)/"'),
+                            page_size=HTML_PAGE_SIZE)
+    page = client_for(org.outsider).get("/jobs/").content.decode()
+    assert f"{revision.get_action_display()} of {endpoint.name} (revision {revision.number})" in page
+    assert f"Monitor run of {endpoint.name}" in page and f"Training of {project.title} → v" in page
 
 
 def test_job_list_api(org):
