@@ -74,6 +74,8 @@ def _field(key: str, value, depth: int) -> Field:
     item = Field(key=str(key), label=humanise(key))
     if key in JOB_KEYS and isinstance(value, int):
         item.text, item.url = f"Job #{value}", reverse("workers:job_detail", args=[value])
+    elif str(key).endswith("_id") and isinstance(value, int) and not isinstance(value, bool):
+        item.text = f"#{value}"
     elif isinstance(value, dict) and value and depth == 0:
         item.children = [_field(k, v, depth + 1) for k, v in value.items()]
     else:

@@ -24,9 +24,7 @@ def url_with(context, **changes) -> str:
     return querystring(context, **changes) or "?"
 
 
-@register.simple_tag(takes_context=True)
-def sort_header(context, key: str, label: str, desc: bool = False, css: str = ""):
-    """The whole ``<th>``: ``aria-sort`` belongs on the header cell."""
+def _sort_state(context, key: str, desc: bool) -> tuple[str, bool, bool]:
     current = str(context.get("sort") or "")
     active = current.lstrip("-") == key
     descending = current.startswith("-")
@@ -34,11 +32,29 @@ def sort_header(context, key: str, label: str, desc: bool = False, css: str = ""
         target = key if descending else f"-{key}"
     else:
         target = f"-{key}" if desc else key
-    href = querystring(context, sort=target, page=None)
+    return querystring(context, sort=target, page=None), active, descending
+
+
+def _link(href: str, label: str, active: bool, descending: bool):
     if not active:
-        return format_html('<th class="{}"><a class="sort-link" href="{}" title="Sort by {}">{}</a></th>',
-                           css, href, label.lower(), label)
+        return format_html('<a class="sort-link" href="{}" title="Sort by {}">{}</a>', href, label.lower(), label)
     arrow, words = ("↓", "descending") if descending else ("↑", "ascending")
-    return format_html('<th class="{}" aria-sort="{}"><a class="sort-link active" href="{}" title="Sorted {}; '
-                       'click to reverse">{} <span class="sort-arrow" aria-hidden="true">{}</span></a></th>',
-                       css, words, href, words, label, arrow)
+    return format_html('<a class="sort-link active" href="{}" title="Sorted {}; click to reverse">{} '
+                       '<span class="sort-arrow" aria-hidden="true">{}</span></a>', href, words, label, arrow)
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context, key: str, label: str, desc: bool = False, css: str = ""):
+    """The whole ``<th>``: ``aria-sort`` belongs on the header cell."""
+    href, active, descending = _sort_state(context, key, desc)
+    link = _link(href, label, active, descending)
+    if not active:
+        return format_html('<th class="{}">{}</th>', css, link)
+    return format_html('<th class="{}" aria-sort="{}">{}</th>', css, "descending" if descending else "ascending", link)
+
+
+@register.simple_tag(takes_context=True)
+def sort_link(context, key: str, label: str, desc: bool = False):
+    """The same link outside a table header: for the sort bar of lists whose header a phone hides."""
+    href, active, descending = _sort_state(context, key, desc)
+    return _link(href, label, active, descending)

@@ -120,6 +120,6 @@ def test_job_page_shows_params_and_result_as_fields_not_dicts(people):
     html = response.content.decode()
     assert "{'" not in html and "{&#x27;" not in html
     page = text_of(response)
-    assert "Meeting 12" in page and "Resend Yes" in page
+    assert "Meeting #12" in page and "Resend Yes" in page
     assert "Sent 5" in page and "No email 1" in page and "Unsubscribed 0" in page
     assert f'href="/jobs/{other.pk}/">Job #{other.pk}</a>' in html
