@@ -49,7 +49,7 @@ def _titles(response) -> list[str]:
 
 def _hrefs(response, css_class: str) -> list[str]:
     html = response.content.decode()
-    return [h.replace("&amp;", "&") for h in re.findall(rf'class="{css_class}[^"]*" href="([^"]+)"', html)]
+    return [h.replace("&amp;", "&") for h in re.findall(rf'<th[^>]*><a class="{css_class}[^"]*" href="([^"]+)"', html)]
 
 
 def test_default_order_is_most_recently_updated_first(people, proposals):

@@ -73,7 +73,7 @@ def registry(people):
 
 
 def _header_queries(response) -> list[dict]:
-    hrefs = re.findall(r'class="sort-link[^"]*" href="([^"]+)"', response.content.decode())
+    hrefs = re.findall(r'<th[^>]*><a class="sort-link[^"]*" href="([^"]+)"', response.content.decode())
     return [parse_qs(urlsplit(h.replace("&amp;", "&")).query) for h in hrefs]
 
 

@@ -71,7 +71,7 @@ def test_the_url_keeps_search_filters_mine_and_sort(people, jobs):
     assert _ids(response) == [jobs["minutes"].pk]
     html = response.content.decode()
     assert 'name="q" value="smtp"' in html and '<input type="hidden" name="sort" value="progress">' in html
-    hrefs = re.findall(r'class="sort-link[^"]*" href="([^"]+)"', html)
+    hrefs = re.findall(r'<th[^>]*><a class="sort-link[^"]*" href="([^"]+)"', html)
     queries = [parse_qs(urlsplit(h.replace("&amp;", "&")).query) for h in hrefs]
     assert len(queries) == 5
     assert all(q["q"] == ["smtp"] and q["mine"] == ["1"] and q["state"] == ["failed"] for q in queries)
