@@ -44,8 +44,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from portal.selectors import chair_term_current, council_member_list
     from proposals import selectors as proposal_selectors
 
-    from workers.models import Job
-
     user = request.user
     meeting = proposal_selectors.meeting_upcoming()
     context = {
@@ -55,7 +53,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "meeting_items": proposal_selectors.meeting_items_for(meeting=meeting, user=user),
         "decisions": proposal_selectors.decisions_recent(),
         "recent_jobs": job_list_for(user=user)[:6],
-        "active_jobs": Job.objects.active().count(),
+        # Counted as listed: the portal's own jobs are not the company's work in progress.
+        "active_jobs": job_list_for(user=user).active().count(),
         "chair": chair_term_current(),
         "council_size": council_member_list().count(),
     }
