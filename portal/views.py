@@ -16,7 +16,7 @@ from portal.forms import NotificationPreferencesForm
 from portal.models import InAppNotification
 from portal.selectors import inbox_list, notification_preferences_for
 
-from workers.selectors import job_list_for
+from workers.selectors import job_list_for, jobs_named
 
 
 @login_not_required
@@ -52,7 +52,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "meeting": meeting,
         "meeting_items": proposal_selectors.meeting_items_for(meeting=meeting, user=user),
         "decisions": proposal_selectors.decisions_recent(),
-        "recent_jobs": job_list_for(user=user)[:6],
+        "recent_jobs": jobs_named(job_list_for(user=user)[:6]),
         # Counted as listed: the portal's own jobs are not the company's work in progress.
         "active_jobs": job_list_for(user=user).active().count(),
         "chair": chair_term_current(),

@@ -87,6 +87,12 @@ def test_the_jobs_list_names_each_job(world):
     assert f"Model training #{world['training'].pk}" in page  # the kind and number stay, under the name
 
 
+def test_the_home_page_names_the_jobs_it_lists(world):
+    jobs = text_of(client_for(world["owner"]).get("/")).split("Recent jobs")[1]
+    assert "Training of Delivery time prediction → v3" in jobs and "Deploy of delivery-eta (revision 4)" in jobs
+    assert "Monitor run of delivery-eta" not in jobs  # the portal's own jobs stay off the home page
+
+
 def test_the_training_job_page_links_to_its_project_and_the_version_it_registered(world):
     response = client_for(world["owner"]).get(f"/jobs/{world['training'].pk}/")
     html = response.content.decode()

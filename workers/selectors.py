@@ -50,6 +50,18 @@ def job_list_for(*, user) -> QuerySet[Job]:
     return job_list().exclude(Q(kind__in=kinds.system_names()) & ~Q(started_by_id=getattr(user, "pk", None)))
 
 
+def jobs_named(jobs) -> list[Job]:
+    """The jobs, each with ``description``: named in words by its kind ("Training of Churn → v3"),
+    one query per kind however many jobs."""
+    from workers import kinds
+
+    jobs = list(jobs)
+    names = kinds.describe_many(jobs)
+    for job in jobs:
+        job.description = names[job.pk]
+    return jobs
+
+
 def job_get(*, job_id: int) -> Job:
     return get_object_or_404(Job.objects.select_related("started_by", "cancel_requested_by"), pk=job_id)
 

@@ -11,7 +11,7 @@ from portal.lists import list_params
 from workers import kinds, services
 from workers.fields import readable_fields
 from workers.models import JobState
-from workers.selectors import JOB_SORT, job_get, job_latest, job_list
+from workers.selectors import JOB_SORT, job_get, job_latest, job_list, jobs_named
 
 
 def job_list_view(request: HttpRequest) -> HttpResponse:
@@ -22,9 +22,7 @@ def job_list_view(request: HttpRequest) -> HttpResponse:
     params = list_params(request, JOB_SORT)
     jobs = job_list(state=state, kind=kind, q=params.q, mine=params.mine, sort=params.sort, user=request.user)
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
-    names = kinds.describe_many(page.object_list)
-    for job in page.object_list:
-        job.description = names[job.pk]
+    page.object_list = jobs_named(page.object_list)
     context = {
         "page": page,
         "state": state,
