@@ -165,6 +165,16 @@ def notification_open(*, user: User, notification_id: int) -> InAppNotification:
     return row
 
 
+def notifications_settle(*, dedupe_prefix: str, user: User | None = None) -> int:
+    """Work a notification asked for is done or no longer asked for (the review was given, the vote
+    closed): its unread notifications (``user``'s, or everyone's) are marked read, so the bell
+    counts only what still waits. They stay listed. Returns how many."""
+    rows = InAppNotification.objects.unread().filter(dedupe_key__startswith=dedupe_prefix)
+    if user is not None:
+        rows = rows.filter(recipient=user)
+    return rows.update(read_at=timezone.now())
+
+
 def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
     """Mark ``user``'s unread notifications read (all, or those of ``ids``); returns how many."""
     rows = InAppNotification.objects.for_user(user).unread()

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from portal.models import LEAD_FUNCTIONS, AuditEvent, NotificationKind, PodLead, User
-from portal.notifications import notify
+from portal.notifications import notifications_settle, notify
 from portal.selectors import chair_term_current, council_member_list
 from proposals.models import AgendaItem, ChangesRequestedBy, Proposal, ProposalKind, ProposalState
 
@@ -142,6 +142,19 @@ def proposal_review_owed(*, proposal: Proposal) -> None:
                     "when every lead approves; request changes or reject it with a comment.",
                url=_url(proposal), dedupe_key=f"proposal:{proposal.pk}:review_owed:round{proposal.review_round}",
                obj=proposal)
+
+
+def owed_done(*, proposal: Proposal, by: User) -> None:
+    """``by`` gave their review or cast their vote: what asked them for it no longer waits."""
+    for what in ("review_owed", "vote_owed"):
+        notifications_settle(dedupe_prefix=f"proposal:{proposal.pk}:{what}:", user=by)
+
+
+def owed_moot(*, proposal: Proposal) -> None:
+    """The proposal changed state: the reviews and votes it asked for before are no longer owed by
+    anyone (a new round or a new vote asks again)."""
+    for what in ("review_owed", "vote_owed"):
+        notifications_settle(dedupe_prefix=f"proposal:{proposal.pk}:{what}:")
 
 
 def proposal_vote_owed(*, proposal: Proposal, item: AgendaItem) -> None:

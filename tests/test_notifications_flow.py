@@ -231,3 +231,35 @@ def test_alert_recipients_who_chose_the_digest_are_not_emailed_at_once():
     from workers import kinds
 
     assert kinds.describe_one(Job.objects.get(kind="deploy")).text == "Deploy of eta (revision 1)"
+
+
+def test_the_bell_counts_only_what_still_waits(django_capture_on_commit_callbacks):
+    """A review given, or a vote cast, settles the notification that asked for it; once the proposal
+    moves on, nobody is still asked for a review of the round that is over."""
+    org = make_org()
+    with django_capture_on_commit_callbacks(execute=True):
+        proposal = submitted_proposal(org)
+        services.pod_review_record(proposal=proposal, by=org.pm, decision="approve")
+
+    def unread(user, kind):
+        return [r for r in inbox(user, kind) if not r.is_read]
+
+    assert not unread(org.pm, K.REVIEW_OWED) and len(inbox(org.pm, K.REVIEW_OWED)) == 1  # kept, read
+    assert len(unread(org.em, K.REVIEW_OWED)) == 1  # still owed by the others
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for lead in (org.em, org.ds_manager):
+            services.pod_review_record(proposal=proposal, by=lead, decision="approve")
+    # The analytics manager did not review, but the round is not over: still asked.
+    assert len(unread(org.analytics_manager, K.REVIEW_OWED)) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pod_review_record(proposal=proposal, by=org.analytics_manager, decision="approve")
+        services.council_vote_cast(proposal=proposal, by=org.council[1], vote="approve")
+    assert not InAppNotification.objects.filter(kind=K.REVIEW_OWED, read_at__isnull=True).exists()
+    assert not unread(org.council[1], K.VOTE_OWED)
+    assert len(unread(org.council[2], K.VOTE_OWED)) == 1
+
+    # The proposal leaves council review: no vote is owed any more, by anyone.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.proposal_withdraw(proposal=proposal, by=org.author, reason="Merged into another proposal")
+    assert not InAppNotification.objects.filter(kind=K.VOTE_OWED, read_at__isnull=True).exists()

@@ -101,6 +101,7 @@ def council_vote_cast(*, proposal: Proposal, by: User, vote: str, comment: str =
                  data={"vote": vote, "item": item.pk, "meeting": item.meeting_id, "revision": revision,
                        "comment": comment.strip(),
                        "meeting_at": timezone.localtime(item.meeting.scheduled_for).isoformat()})
+    notifications.owed_done(proposal=proposal, by=by)
     tally = tally_count(item)
     if tally["voted"] >= tally["members"]:
         _close_vote(proposal, item, by=None, reason="every member voted")
@@ -143,6 +144,7 @@ def _close_vote(proposal: Proposal, item: AgendaItem, *, by: User | None, reason
         event = audit_record(actor=by, verb="council.no_quorum", obj=proposal, from_state=proposal.state,
                              to_state=proposal.state,
                              data={**data, "agenda_meeting": timezone.localtime(again.meeting.scheduled_for).isoformat()})
+        notifications.owed_moot(proposal=proposal)
         notifications.proposal_moved_to_next_review(proposal=proposal, event=event)
         notifications.proposal_vote_owed(proposal=proposal, item=again)
     return item

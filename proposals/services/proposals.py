@@ -245,6 +245,7 @@ def proposal_withdraw(*, proposal: Proposal, by: User, reason: str = "") -> Prop
     proposal.decision_note = reason
     proposal.save()
     AgendaItem.objects.filter(proposal=proposal, vote_open=True).update(vote_open=False, closed_at=timezone.now())
+    notifications.owed_moot(proposal=proposal)
     event = audit_record(actor=by, verb="proposal.withdrawn", obj=proposal, from_state=from_state,
                          to_state=proposal.state, data={"reason": reason} if reason else {})
     if from_state != S.DRAFT:  # a draft nobody reviewed goes quietly
@@ -265,6 +266,7 @@ def _decide(proposal: Proposal, state: str, *, by: User | None, verb: str, note:
         proposal.decision_note = note
     proposal.save()
     event = audit_record(actor=by, verb=verb, obj=proposal, from_state=from_state, to_state=state, data=data or {})
+    notifications.owed_moot(proposal=proposal)
     notifications.proposal_state_changed(proposal=proposal, event=event, actor=by)
     if state == S.APPROVED:
         from proposals.signals import proposal_approved
@@ -298,6 +300,7 @@ def pod_review_record(*, proposal: Proposal, by: User, decision: str, comment: s
     audit_record(actor=by, verb="proposal.pod_reviewed", obj=proposal, from_state=proposal.state,
                  to_state=proposal.state, data={"decision": decision, "functions": todo, "round": proposal.review_round,
                                                 "comment": comment.strip()})
+    notifications.owed_done(proposal=proposal, by=by)
     this_round = list(proposal.pod_reviews.filter(review_round=proposal.review_round))
     decisions = {r.function: r.decision for r in this_round}
     if ReviewDecision.REJECT in decisions.values():
