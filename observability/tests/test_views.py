@@ -84,6 +84,9 @@ def test_the_technical_lead_sets_the_promise(drifting):
                                                              {"metric": "mae", "target": "1"}, follow=True)
     assert any("Only the technical lead" in m for m in flash(other))
     assert QualityPromise.objects.get(project=project).target == 6.0
+    # The Council page's panel says what was promised, for everyone.
+    panel = " ".join(text_of(client_for(UserFactory(username="reader")).get("/monitoring/promises/panel/")).split())
+    assert project.title in panel and "Promised mae ≤ 6; delivered" in panel
 
 
 def test_the_monitoring_routes_are_in_the_api_schema():
