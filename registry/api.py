@@ -112,19 +112,30 @@ class DatasetPreviewOutput(serializers.Serializer):
 
 class DatasetOutput(serializers.ModelSerializer):
     uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    project = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
+                                                 help_text="The project it belongs to; null when shared")
     schema = DatasetColumnOutput(many=True, read_only=True)
     preview = DatasetPreviewOutput(read_only=True, help_text="The first rows")
 
     class Meta:
         model = Dataset
         fields = ["id", "name", "sha256", "format", "size_bytes", "rows", "schema", "preview", "original_filename",
-                  "uploaded_by", "created_at"]
+                  "uploaded_by", "project", "created_at"]
 
 
 class DatasetInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
+    project = serializers.PrimaryKeyRelatedField(
+        queryset=MLProject.objects.none(), required=False, allow_null=True,
+        help_text="The project it is for (its team only); leave out for a dataset shared with every project",
+        error_messages={"does_not_exist": "No ML project with id {pk_value}."},
+    )
     # An empty file is let through so that the service says why it cannot be registered.
     file = serializers.FileField(allow_empty_file=True, use_url=False, help_text="A CSV (.csv) or Parquet (.parquet) file")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = selectors.project_list()
 
 
 class DatasetListApi(generics.ListAPIView):
@@ -142,7 +153,8 @@ class DatasetListApi(generics.ListAPIView):
         data = DatasetInput(data=request.data)
         data.is_valid(raise_exception=True)
         dataset = services.dataset_register(name=data.validated_data["name"], by=request.user,
-                                            uploaded_file=data.validated_data["file"])
+                                            uploaded_file=data.validated_data["file"],
+                                            project=data.validated_data.get("project"))
         return Response(DatasetOutput(dataset).data, status=status.HTTP_201_CREATED)
 
 

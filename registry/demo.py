@@ -21,12 +21,12 @@ DELIVERY_FEATURES = ["distance_km", "items", "hour", "weekday", "courier_load", 
 FRAUD_FEATURES = ["amount", "hour", "merchant_category", "card_age_days", "country_mismatch", "velocity_1h"]
 
 
-def _dataset(problem: str, name: str, by: User) -> Dataset:
+def _dataset(problem: str, name: str, by: User, project: MLProject | None = None) -> Dataset:
     existing = Dataset.objects.filter(name=name).first()
     if existing:
         return existing
     path = demo_data.write_csv(problem, settings.DATASETS_FOLDER / "demo" / f"{problem}.csv", rows=3000, seed=7)
-    return services.dataset_register(name=name, by=by, path=path)
+    return services.dataset_register(name=name, by=by, path=path, project=project)
 
 
 def _train(project: MLProject, dataset: Dataset, *, by: User, target: str, features: list[str], task: str,
@@ -54,7 +54,7 @@ def seed() -> str:
     if delivery is not None:
         erin = User.objects.get(username="erin")
         with story_at(story_after(0.05)):
-            data = _dataset("delivery_times", "deliveries", erin)
+            data = _dataset("delivery_times", "deliveries", erin, delivery)
         with story_at(story_after(0.08)):
             lgbm = _train(delivery, data, by=erin, target="minutes", features=DELIVERY_FEATURES, task="regression",
                           framework="lightgbm", params={"num_boost_round": 120}, schedule="0 3 * * 1")

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from portal.errors import DomainError
-from registry.models import Alias, Dataset, Framework, Task
+from registry.models import Alias, Dataset, Framework, MLProject, Task
 from registry.trainers import lightgbm as lgb_trainer
 from registry.trainers import torch_mlp as torch_trainer
 
@@ -25,6 +25,14 @@ class DatasetForm(forms.Form):
                            widget=forms.ClearableFileInput(attrs={"accept": ".csv,.parquet,.pq"}))
     path = forms.CharField(max_length=500, required=False, label="Or a file in the data folder",
                            help_text="Its path inside the data folder, e.g. deliveries/2024-03.parquet.")
+    project = forms.ModelChoiceField(
+        queryset=MLProject.objects.none(), required=False, empty_label="Shared with every project", label="For project",
+        help_text="A project's datasets are added to by its team only, and only they feed its scheduled retraining.")
+
+    def __init__(self, *args, projects=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if projects is not None:
+            self.fields["project"].queryset = projects
 
     def clean(self):
         data = super().clean()

@@ -71,6 +71,10 @@ class Dataset(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
     )
+    # The project whose team registered it: only they add its newer files, and only its datasets feed
+    # the project's scheduled retraining. Empty for a dataset shared with every project.
+    project = models.ForeignKey("registry.MLProject", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="datasets")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -19,6 +19,13 @@ def can_train(user: User, project) -> tuple[bool, str]:
     return False, f"Only the technical lead and the team of {project} can train its models."
 
 
+def can_add_dataset(user: User, project) -> tuple[bool, str]:
+    """A project's datasets come from its own team (they feed its scheduled retraining)."""
+    if can_train(user, project)[0]:
+        return True, ""
+    return False, f"Only the technical lead and the team of {project} can register datasets for it."
+
+
 def can_move_alias(user: User, project) -> tuple[bool, str]:
     if not (user and user.is_authenticated):
         return False, "Sign in to move an alias."

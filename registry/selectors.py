@@ -20,6 +20,15 @@ def project_list() -> QuerySet[MLProject]:
     return MLProject.objects.select_related("proposal", "owner").prefetch_related("models")
 
 
+def project_list_trainable(*, user) -> QuerySet[MLProject]:
+    """The projects ``user`` may train and add datasets to: those they lead or are on the team of
+    (every project for staff), by title."""
+    projects = MLProject.objects.order_by("title")
+    if user.is_staff or user.is_superuser:
+        return projects
+    return projects.filter(Q(owner=user) | Q(team=user)).distinct()
+
+
 def project_get(*, project_id: int) -> MLProject:
     return get_object_or_404(project_list().prefetch_related("team"), pk=project_id)
 
@@ -44,7 +53,7 @@ def _person_matches(prefix: str, text: str) -> Q:
 def dataset_list(*, q: str = "", mine: bool = False, sort: str | None = None, user=None) -> QuerySet[Dataset]:
     """Datasets, newest first unless ``sort`` (a ``DATASET_SORT`` key) says otherwise. ``q`` finds a
     name, the uploaded file's name or the person who uploaded it; ``mine`` keeps what ``user`` uploaded."""
-    qs = Dataset.objects.select_related("uploaded_by")
+    qs = Dataset.objects.select_related("uploaded_by", "project")
     if mine and user is not None and user.is_authenticated:
         qs = qs.filter(uploaded_by=user)
     text = (q or "").strip()

@@ -101,8 +101,11 @@ def _resolve_in_folder(path: str | Path) -> Path:
     return resolved
 
 
-def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: str | Path | None = None) -> Dataset:
-    """Register an uploaded file, or a file already in the data folder, as a dataset.
+def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: str | Path | None = None,
+                     project: MLProject | None = None) -> Dataset:
+    """Register an uploaded file, or a file already in the data folder, as a dataset: shared with
+    every project, or of one ``project`` (only its team may add to it, and only its datasets feed
+    its scheduled retraining).
 
     The file must be a readable CSV or Parquet file with columns and rows, no larger than
     DATASET_MAX_BYTES; anything else is refused with a DomainError and leaves nothing behind.
@@ -116,6 +119,8 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
         raise DomainError("A dataset name can be at most 200 characters.", field="name")
     if (uploaded_file is None) == (path is None):
         raise DomainError("Upload a file or name one in the data folder (one of the two).", field="file")
+    if project is not None and by is not None:
+        _require(permissions.can_add_dataset(by, project))
     limit = settings.DATASET_MAX_BYTES
     if uploaded_file is not None:
         original = Path(uploaded_file.name or "").name
@@ -170,10 +175,12 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
             dataset = Dataset.objects.create(
                 name=name, path=relpath, sha256=sha256, format=fmt, size_bytes=size, rows=rows, schema=schema,
                 preview=preview, original_filename=original[:300], uploaded_by=by if by and by.is_authenticated else None,
+                project=project,
             )
             audit_record(actor=by, verb="dataset.registered", obj=dataset,
                          data={"sha256": sha256, "rows": rows, "columns": len(schema), "size_bytes": size,
-                               "source": "upload" if source is None else "data folder"})
+                               "source": "upload" if source is None else "data folder",
+                               "project": project.name if project is not None else None})
         return dataset
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -309,6 +316,9 @@ def training_start(
 
     if by is not None:
         _require(permissions.can_train(by, project))
+    if dataset.project_id is not None and dataset.project_id != project.pk:
+        raise Forbidden(f"Dataset {dataset.name} belongs to another project ({dataset.project}); register the file "
+                        f"for {project} or as a shared dataset to train on it.")
     model = model or project.models.order_by("id").first()
     if model is None or model.project_id != project.pk:
         raise DomainError(f"{project} has no such registered model.", field="model")
@@ -449,10 +459,14 @@ def training_schedule_get(*, model: RegisteredModel):
 
 
 def training_retrain(*, config_id: int):
-    """Retrain from a scheduled configuration on the newest dataset of the same name: the
-    schedule exists so that new data becomes a new version without anyone clicking."""
+    """Retrain from a scheduled configuration on the newest dataset of the same name that belongs
+    to the project: the schedule exists so that new data becomes a new version without anyone
+    clicking, and only the project's team can add that data (a file someone else registers under
+    the same name is never picked up). Without a project's dataset of that name, the configured one."""
     config = TrainingConfig.objects.select_related("registered_model__project", "dataset").get(pk=config_id)
-    dataset = Dataset.objects.filter(name=config.dataset.name).order_by("-created_at", "-id").first() or config.dataset
+    project = config.registered_model.project
+    dataset = (Dataset.objects.filter(name=config.dataset.name, project=project).order_by("-created_at", "-id").first()
+               or config.dataset)
     return training_start(
         project=config.registered_model.project, model=config.registered_model, dataset=dataset, by=None,
         target=config.target, features=[*config.numeric_features, *config.categorical_features],

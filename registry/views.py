@@ -191,18 +191,20 @@ def _dataset_list_context(request: HttpRequest, form: DatasetForm) -> dict:
 
 
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "registry/dataset_list.html", _dataset_list_context(request, DatasetForm()))
+    return render(request, "registry/dataset_list.html",
+                  _dataset_list_context(request, DatasetForm(projects=selectors.project_list_trainable(user=request.user))))
 
 
 @require_POST
 def dataset_upload(request: HttpRequest) -> HttpResponse:
-    form = DatasetForm(request.POST, request.FILES)
+    form = DatasetForm(request.POST, request.FILES, projects=selectors.project_list_trainable(user=request.user))
     if form.is_valid():
         path = (form.cleaned_data.get("path") or "").strip()
         try:
             dataset = services.dataset_register(
                 name=form.cleaned_data["name"], by=request.user,
                 uploaded_file=form.cleaned_data.get("file") or None, path=path or None,
+                project=form.cleaned_data.get("project"),
             )
         except DomainError as exc:
             # A refusal about the file sits under the field that was used.

@@ -31,9 +31,9 @@ def csv_upload(frame, filename: str = "data.csv") -> SimpleUploadedFile:
 
 
 def demo_dataset(problem: str = "delivery_times", *, rows: int = 2000, seed: int = 0, by=None,
-                 name: str | None = None) -> Dataset:
+                 name: str | None = None, project=None) -> Dataset:
     frame = demo_data.PROBLEMS[problem][0](rows, seed=seed)
-    return services.dataset_register(name=name or problem.replace("_", " "), by=by,
+    return services.dataset_register(name=name or problem.replace("_", " "), by=by, project=project,
                                      uploaded_file=csv_upload(frame, f"{problem}.csv"))
 
 

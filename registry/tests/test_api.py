@@ -111,6 +111,29 @@ def test_a_csv_upload_registers_a_dataset_with_its_schema_and_preview(folder):
     assert api.get("/api/v1/datasets/999999/").status_code == 404
 
 
+def test_a_dataset_for_a_project_is_added_by_its_team_only(folder):
+    org, project = approved_project()
+    frame = demo_data.delivery_times(60, seed=4)
+
+    refused = api_as(org.outsider).post("/api/v1/datasets/", {"name": "Deliveries", "project": project.pk,
+                                                             "file": csv_upload(frame, "deliveries.csv")},
+                                        format="multipart")
+    assert refused.status_code == 403, refused.content
+    assert "Only the technical lead and the team" in refused.json()["detail"]
+    assert not Dataset.objects.exists()
+
+    made = api_as(org.lead).post("/api/v1/datasets/", {"name": "Deliveries", "project": project.pk,
+                                                      "file": csv_upload(frame, "deliveries.csv")}, format="multipart")
+    assert made.status_code == 201, made.content
+    assert made.json()["project"] == project.pk and Dataset.objects.get().project == project
+    unknown = api_as(org.lead).post("/api/v1/datasets/", {"name": "Deliveries", "project": 999999,
+                                                         "file": csv_upload(frame, "deliveries.csv")}, format="multipart")
+    assert unknown.status_code == 400 and "No ML project with id 999999" in unknown.content.decode()
+    shared = api_as(org.outsider).post("/api/v1/datasets/", {"name": "Weather", "file": csv_upload(frame, "w.csv")},
+                                       format="multipart")
+    assert shared.status_code == 201 and shared.json()["project"] is None
+
+
 def test_a_parquet_upload_is_registered_too(folder):
     buffer = io.BytesIO()
     demo_data.card_fraud(80).to_parquet(buffer, index=False)

@@ -55,10 +55,10 @@ def test_a_bad_cron_expression_is_refused_and_nothing_is_started():
 
 def test_retraining_uses_the_newest_dataset_of_the_same_name():
     org, project = approved_project()
-    old = demo_dataset(rows=300, seed=1, name="deliveries")
+    old = demo_dataset(rows=300, seed=1, name="deliveries", project=project, by=org.lead)
     job = _start(org, project, old, schedule="0 3 * * *")
     config = TrainingConfig.objects.get(pk=job.params["config_id"])
-    new = demo_dataset(rows=400, seed=2, name="deliveries")
+    new = demo_dataset(rows=400, seed=2, name="deliveries", project=project, by=org.engineer)
 
     retrain_job = services.training_retrain(config_id=config.pk)
     retrain_config = TrainingConfig.objects.get(pk=retrain_job.params["config_id"])
@@ -83,8 +83,8 @@ def test_a_fired_retraining_schedule_starts_one_training_on_the_newest_data():
     from workers.runtime import JobRun
 
     org, project = approved_project()
-    _start(org, project, demo_dataset(rows=300, name="deliveries"), schedule="0 3 * * *")
-    newer = demo_dataset(rows=350, seed=5, name="deliveries")
+    _start(org, project, demo_dataset(rows=300, name="deliveries", project=project), schedule="0 3 * * *")
+    newer = demo_dataset(rows=350, seed=5, name="deliveries", project=project)
     schedule = Schedule.objects.get(kind="training_retrain")
     fired = job_services.schedule_fire(schedule_id=schedule.pk)
     assert fired.kind == "training_retrain"
@@ -92,3 +92,28 @@ def test_a_fired_retraining_schedule_starts_one_training_on_the_newest_data():
     result = registry_jobs.training_retrain_run(JobRun(fired))
     training = Job.objects.get(pk=result["training_job"])
     assert TrainingConfig.objects.get(pk=training.params["config_id"]).dataset == newer
+
+
+def test_retraining_never_picks_up_a_file_someone_else_registered_under_the_same_name():
+    from portal.errors import Forbidden
+    from registry.models import Dataset
+
+    org, project = approved_project()
+    _, other = approved_project(org, title="Courier churn")
+    ours = demo_dataset(rows=300, seed=1, name="deliveries", project=project, by=org.lead)
+    job = _start(org, project, ours, schedule="0 3 * * *")
+    config = TrainingConfig.objects.get(pk=job.params["config_id"])
+
+    # Someone outside the team cannot add to the project's datasets, and nothing is kept.
+    with pytest.raises(Forbidden, match="Only the technical lead and the team"):
+        demo_dataset(rows=320, seed=9, name="deliveries", project=project, by=org.outsider)
+    assert Dataset.objects.filter(name="deliveries").count() == 1
+    # A shared file, or another project's, of the same name is not this project's data.
+    demo_dataset(rows=330, seed=8, name="deliveries", by=org.outsider)
+    theirs = demo_dataset(rows=340, seed=7, name="deliveries", project=other)
+    retrain = services.training_retrain(config_id=config.pk)
+    assert TrainingConfig.objects.get(pk=retrain.params["config_id"]).dataset == ours
+
+    # Nor can the project train on another project's dataset by hand.
+    with pytest.raises(Forbidden, match="belongs to another project"):
+        _start(org, project, theirs)

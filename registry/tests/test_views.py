@@ -259,6 +259,25 @@ def test_uploading_a_good_file_leads_to_its_dataset_page(folder):
 
     listing = text_of(c.get("/projects/datasets/"))
     assert "Deliveries April" in listing and dataset.sha256[:12] in listing
+    assert "shared with every project" in text
+
+
+def test_the_upload_form_offers_only_the_projects_i_can_add_to(project):
+    org, proj = project
+    frame = demo_data.delivery_times(200, seed=4)
+    form_for_lead = client_for(org.lead).get("/projects/datasets/").content.decode()
+    assert f'<option value="{proj.pk}">{proj.title}</option>' in form_for_lead
+    assert f'<option value="{proj.pk}">' not in client_for(org.outsider).get("/projects/datasets/").content.decode()
+
+    # A project's id posted by someone outside its team is refused by the form; nothing is kept.
+    refused = client_for(org.outsider).post("/projects/datasets/upload/", {
+        "name": "Deliveries April", "project": proj.pk, "file": csv_upload(frame, "april.csv")})
+    assert refused.status_code == 400 and not Dataset.objects.exists()
+    made = client_for(org.lead).post("/projects/datasets/upload/", {
+        "name": "Deliveries April", "project": proj.pk, "file": csv_upload(frame, "april.csv")})
+    dataset = Dataset.objects.get()
+    assert made.status_code == 302 and dataset.project == proj
+    assert f"for {proj.title}" in text_of(client_for(org.outsider).get(made["Location"]))
 
 
 @pytest.mark.parametrize("upload, message", [
