@@ -170,8 +170,8 @@ class LabelsApi(APIView):
 class AlertOutput(serializers.ModelSerializer):
     monitor = serializers.IntegerField(source="monitor_id")
     project = serializers.CharField(source="monitor.endpoint.project.name")
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -258,7 +258,7 @@ class PromiseInput(serializers.Serializer):
 
 
 class PromiseOutput(serializers.ModelSerializer):
-    set_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    set_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = QualityPromise

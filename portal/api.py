@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions as drf_exceptions
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,17 +39,70 @@ def error_responses(*codes: int, **described: str) -> dict:
 
 
 def exception_handler(exc, context):
-    """Domain errors become 400/403/409 with the reason in the body; never a 500."""
+    """Domain errors become 400/403/409 with the reason in the body; never a 500. Every refusal has
+    a ``detail`` in words; a refused input keeps its messages under each field's name as well."""
     if isinstance(exc, DomainError):
         body = {"detail": exc.message, **exc.details}
         return Response(body, status=exc.status)
     if isinstance(exc, DjangoValidationError):
         return Response({"detail": " ".join(exc.messages)}, status=400)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, drf_exceptions.ValidationError):
+        response.data = _validation_body(response.data)
+    return response
+
+
+def _validation_body(data) -> dict:
+    """``{"title": ["This field is required."]}`` also says it in words:
+    ``"detail": "title: This field is required."``, with ``field`` naming the first input."""
+    if not isinstance(data, dict):
+        messages = data if isinstance(data, list) else [data]
+        return {"detail": " ".join(str(m) for m in messages)}
+    if "detail" in data and not isinstance(data["detail"], (list, dict)):
+        return data
+
+    def words(value) -> str:
+        if isinstance(value, dict):
+            return "; ".join(f"{k}: {words(v)}" for k, v in value.items())
+        if isinstance(value, list):
+            return " ".join(words(v) for v in value)
+        return str(value)
+
+    fields = [k for k in data if k != "non_field_errors"]
+    detail = "; ".join(words(v) if k == "non_field_errors" else f"{k}: {words(v)}" for k, v in data.items())
+    return {"detail": detail, **({"field": fields[0]} if fields and "field" not in data else {}), **data}
+
+
+def schema_refusals_everywhere(result, generator, request, public):
+    """Every operation documents the refusals any request can get: 401 without credentials, 403,
+    400 for bad input (parameters or a body), 404 for a path naming no object or a page past the
+    end; each with the refusal's shape. Declared responses stay as the view declared them."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorOutput", {
+        "type": "object", "required": ["detail"], "additionalProperties": True,
+        "properties": {"detail": {"type": "string"}, "field": {"type": "string"}},
+    })
+    schemas["ErrorOutput"]["additionalProperties"] = True  # a refused input's messages, by field
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOutput"}}}
+    texts = {"400": ERROR_DESCRIPTIONS[400], "401": "Not signed in: send a token or a session",
+             "403": ERROR_DESCRIPTIONS[403], "404": ERROR_DESCRIPTIONS[404]}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            codes = ["401", "403"]
+            if operation.get("parameters") or operation.get("requestBody"):
+                codes.append("400")
+            if "{" in path or any(p.get("name") == "page" for p in operation.get("parameters", [])):
+                codes.append("404")
+            for code in codes:
+                operation["responses"].setdefault(code, {"description": texts[code], "content": error})
+    return result
 
 
 class AuditEventOutput(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                         help_text="Who did it; null for the portal itself")
 
     class Meta:
         model = AuditEvent

@@ -352,6 +352,12 @@ SPECTACULAR_SETTINGS = {
         "NotificationKindEnum": "portal.models.NotificationKind",
         "KindEnum": "proposals.models.ProposalKind",  # its name before notifications had a kind too
     },
+    # Row ids in paths (`<id:...>`, portal.converters) are integers.
+    "PATH_CONVERTER_OVERRIDES": {"id": int},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema_refusals_everywhere",
+    ],
     # Served from our own static files: internal networks often cannot reach a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

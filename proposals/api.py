@@ -70,15 +70,15 @@ class ProposalInput(serializers.Serializer):
 
 
 class ProposalOutput(serializers.ModelSerializer):
-    pod = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    pod = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    technical_lead = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    technical_lead = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     team = serializers.SerializerMethodField()
     team_roles = serializers.SerializerMethodField()
     watchers = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     allowed_actions = serializers.SerializerMethodField()
     principle_checks = serializers.SerializerMethodField()
-    impact_cost_ratio = serializers.DecimalField(max_digits=10, decimal_places=2, read_only=True)
+    impact_cost_ratio = serializers.DecimalField(max_digits=10, decimal_places=2, read_only=True, allow_null=True)
 
     class Meta:
         model = Proposal
@@ -272,7 +272,7 @@ class AgendaItemOutput(serializers.ModelSerializer):
 
 class MeetingOutput(serializers.ModelSerializer):
     attendees = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
-    minutes_published_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    minutes_published_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Meeting
@@ -327,7 +327,7 @@ class MeetingPublishMinutesApi(APIView):
 
 
 class NotificationOutput(serializers.ModelSerializer):
-    recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recipient = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     related_object = serializers.SerializerMethodField()
 
     class Meta:

@@ -111,7 +111,7 @@ class DatasetPreviewOutput(serializers.Serializer):
 
 
 class DatasetOutput(serializers.ModelSerializer):
-    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     project = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
                                                  help_text="The project it belongs to; null when shared")
     schema = DatasetColumnOutput(many=True, read_only=True)
@@ -251,7 +251,7 @@ class ModelVersionOutput(serializers.ModelSerializer):
     project = serializers.IntegerField(source="registered_model.project_id", read_only=True)
     dataset = VersionDatasetOutput(read_only=True)
     aliases = serializers.SerializerMethodField(help_text="The aliases (champion, challenger) pointing at it now")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ModelVersion
@@ -387,10 +387,10 @@ class AliasInput(serializers.Serializer):
 class AliasEventOutput(serializers.ModelSerializer):
     registered_model = serializers.SlugRelatedField(slug_field="name", read_only=True)
     version = serializers.IntegerField(source="model_version.version", read_only=True)
-    previous_model_version = serializers.PrimaryKeyRelatedField(source="previous_version", read_only=True)
+    previous_model_version = serializers.PrimaryKeyRelatedField(source="previous_version", read_only=True, allow_null=True)
     previous_version = serializers.IntegerField(source="previous_version.version", read_only=True, allow_null=True,
                                                 default=None)
-    moved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    moved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = AliasEvent

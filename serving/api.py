@@ -36,7 +36,7 @@ class RevisionOutput(serializers.ModelSerializer):
     primary = VersionRefOutput(allow_null=True)
     canary = VersionRefOutput(allow_null=True)
     shadows = VersionRefOutput(many=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     job = serializers.IntegerField(source="job_id", allow_null=True)
 
     class Meta:

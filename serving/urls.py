@@ -9,6 +9,6 @@ urlpatterns = [
     path("endpoints/<slug:name>/", views.endpoint_detail, name="endpoint_detail"),
     path("endpoints/<slug:name>/try/", views.endpoint_try, name="endpoint_try"),
     path("endpoints/<slug:name>/<slug:action>/", views.endpoint_action, name="endpoint_action"),
-    path("versions/<int:version_id>/", views.version_deployments, name="version_deployments"),
-    path("versions/<int:version_id>/deploy/", views.deploy_confirm, name="deploy_confirm"),
+    path("versions/<id:version_id>/", views.version_deployments, name="version_deployments"),
+    path("versions/<id:version_id>/deploy/", views.deploy_confirm, name="deploy_confirm"),
 ]

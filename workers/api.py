@@ -49,7 +49,7 @@ class JobCancelApi(APIView):
 class SystemCheckStartApi(APIView):
     """Start the system check job; poll the job it returns."""
 
-    @extend_schema(request=None, responses=JobOutput)
+    @extend_schema(request=None, responses={202: JobOutput})
     def post(self, request):
         job = services.job_start(kind="system_check", started_by=request.user)
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)

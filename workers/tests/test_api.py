@@ -144,7 +144,7 @@ def _api_paths() -> list[str]:
         assert isinstance(pattern, URLPattern)
         route = str(pattern.pattern)
         for converter in pattern.pattern.converters:
-            route = route.replace(f"<int:{converter}>", "1").replace(f"<slug:{converter}>", "some-name")
+            route = route.replace(f"<id:{converter}>", "1").replace(f"<slug:{converter}>", "some-name")
         paths.append("/api/v1/" + route)
     return paths
 
