@@ -233,6 +233,11 @@ MLFLOW_UI_URL = env.str("MLFLOW_UI_URL", default="") or (
 DATASETS_FOLDER = Path(env.str("DATASETS_FOLDER", default="") or VAR_DIR / "datasets")
 # The largest dataset file the portal accepts (upload or named file), in bytes.
 DATASET_MAX_BYTES = env.int("DATASET_MAX_BYTES", default=200 * 1024 * 1024)
+# An upload whose Content-Length is past DATASET_MAX_BYTES is refused before its body is read.
+# Below it, a file part larger than FILE_UPLOAD_MAX_MEMORY_SIZE streams to a temporary file
+# instead of memory; every other request body (forms, JSON) is capped at DATA_UPLOAD_MAX_MEMORY_SIZE.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
 # --- deployments ---------------------------------------------------------------------------
 # Where people and clients reach the serving tier (shown on endpoint pages and in curl examples).

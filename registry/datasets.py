@@ -50,6 +50,28 @@ def too_large(size: int, limit: int) -> DomainError:
     )
 
 
+# Room in a multipart body for its framing and the form's other fields beside the file.
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+
+
+def upload_body_check(meta: dict, limit: int) -> None:
+    """Refuse an upload whose declared body (``Content-Length``) cannot hold a file within ``limit``.
+
+    Adapters call this before reading the body, so an oversized upload is refused before any
+    of it is written to disk.
+    """
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except (TypeError, ValueError):
+        raise DomainError("The upload's Content-Length is not a number.", field="file") from None
+    if declared > limit + UPLOAD_OVERHEAD_BYTES:
+        raise DomainError(
+            f"The upload is {size_text(declared)}; datasets can be at most {size_text(limit)} "
+            "(DATASET_MAX_BYTES). Sample it down, or ask an admin to raise DATASET_MAX_BYTES.",
+            field="file", status=413,
+        )
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
