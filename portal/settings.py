@@ -233,6 +233,12 @@ MLFLOW_UI_URL = env.str("MLFLOW_UI_URL", default="") or (
 DATASETS_FOLDER = Path(env.str("DATASETS_FOLDER", default="") or VAR_DIR / "datasets")
 # The largest dataset file the portal accepts (upload or named file), in bytes.
 DATASET_MAX_BYTES = env.int("DATASET_MAX_BYTES", default=200 * 1024 * 1024)
+# Past these a file is refused before it is read whole: a Parquet file from its footer, a CSV
+# file from its header and by reading one row past the limit.
+DATASET_MAX_ROWS = env.int("DATASET_MAX_ROWS", default=10_000_000)
+DATASET_MAX_COLUMNS = env.int("DATASET_MAX_COLUMNS", default=1000)
+# A Parquet file's data once decompressed, in bytes (compression can hide a far larger table).
+DATASET_MAX_UNCOMPRESSED_BYTES = env.int("DATASET_MAX_UNCOMPRESSED_BYTES", default=2 * 1024 * 1024 * 1024)
 # An upload whose Content-Length is past DATASET_MAX_BYTES is refused before its body is read.
 # Below it, a file part larger than FILE_UPLOAD_MAX_MEMORY_SIZE streams to a temporary file
 # instead of memory; every other request body (forms, JSON) is capped at DATA_UPLOAD_MAX_MEMORY_SIZE.

@@ -105,7 +105,8 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
     """Register an uploaded file, or a file already in the data folder, as a dataset.
 
     The file must be a readable CSV or Parquet file with columns and rows, no larger than
-    DATASET_MAX_BYTES; anything else is refused with a DomainError and leaves nothing behind.
+    DATASET_MAX_BYTES and within DATASET_MAX_ROWS, DATASET_MAX_COLUMNS and
+    DATASET_MAX_UNCOMPRESSED_BYTES; anything else is refused with a DomainError and leaves nothing behind.
     The content is stored under its SHA-256; registering the same content under the same
     name again returns the existing dataset.
     """
@@ -152,7 +153,10 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
         if existing is not None:
             temp.unlink()
             return existing
-        frame = dataset_files.read_frame(temp, fmt)
+        frame = dataset_files.read_frame(temp, fmt, limits=dataset_files.FileLimits(
+            max_rows=settings.DATASET_MAX_ROWS, max_columns=settings.DATASET_MAX_COLUMNS,
+            max_uncompressed_bytes=settings.DATASET_MAX_UNCOMPRESSED_BYTES,
+        ))
         schema = dataset_files.schema_infer(frame)
         preview = dataset_files.preview(frame)
         rows = len(frame)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
+import pandas as pd
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+
+from portal.errors import DomainError
 
 from portal.tests.factories import UserFactory
 from portal.tests.fixtures import api_client_for, client_for, text_of
-from registry import demo_data
+from registry import demo_data, services
 from registry.models import Dataset
 from registry.tests.factories import csv_upload
 
@@ -69,3 +75,53 @@ def test_an_upload_within_the_declared_limit_is_registered(folder, settings):
     response = api_client_for(UserFactory()).post(
         "/api/v1/datasets/", {"name": "Fine", "file": csv_upload(demo_data.delivery_times(30))}, format="multipart")
     assert response.status_code == 201, response.content
+
+
+# --- rows, columns and decompressed size -----------------------------------------------------------
+
+def parquet_upload(frame, filename: str = "data.parquet") -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return SimpleUploadedFile(filename, buffer.getvalue())
+
+
+def register(upload):
+    return services.dataset_register(name="Limited", uploaded_file=upload, by=None)
+
+
+def test_a_parquet_file_past_the_row_column_or_decompressed_limit_is_refused_from_its_footer(folder, settings):
+    settings.DATASET_MAX_ROWS = 100
+    settings.DATASET_MAX_COLUMNS = 5
+    frame = pd.DataFrame({"a": range(150), "b": range(150)})
+    with pytest.raises(DomainError) as refused:
+        register(parquet_upload(frame))
+    assert "The file has 150 rows; datasets can have at most 100 rows (DATASET_MAX_ROWS)" in refused.value.message
+    assert refused.value.status == 413
+
+    wide = pd.DataFrame({f"c{i}": range(10) for i in range(8)})
+    with pytest.raises(DomainError, match=r"8 columns; datasets can have at most 5 columns \(DATASET_MAX_COLUMNS\)"):
+        register(parquet_upload(wide))
+
+    # Repeated text compresses to almost nothing, but is large once read.
+    settings.DATASET_MAX_COLUMNS = 50
+    settings.DATASET_MAX_UNCOMPRESSED_BYTES = 10_000
+    compressible = pd.DataFrame({"text": [f"{i:03d}" + "x" * 1000 for i in range(50)]})
+    upload = parquet_upload(compressible)
+    assert upload.size < 10_000
+    with pytest.raises(DomainError, match=r"at most 9.8 KB \(DATASET_MAX_UNCOMPRESSED_BYTES\)"):
+        register(upload)
+
+    assert not Dataset.objects.exists() and files_in(folder) == []
+
+
+def test_a_csv_file_past_the_column_or_row_limit_is_refused_and_one_within_is_kept(folder, settings):
+    settings.DATASET_MAX_ROWS = 100
+    settings.DATASET_MAX_COLUMNS = 5
+    wide = pd.DataFrame({f"c{i}": range(10) for i in range(8)})
+    with pytest.raises(DomainError, match=r"8 columns; datasets can have at most 5 columns \(DATASET_MAX_COLUMNS\)"):
+        register(csv_upload(wide))
+    with pytest.raises(DomainError, match=r"more than 100 rows; datasets can have at most 100 rows \(DATASET_MAX_ROWS\)"):
+        register(csv_upload(pd.DataFrame({"a": range(101)})))
+    assert not Dataset.objects.exists() and files_in(folder) == []
+
+    assert register(csv_upload(pd.DataFrame({"a": range(100)}))).rows == 100
