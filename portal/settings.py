@@ -245,6 +245,17 @@ DATASET_MAX_UNCOMPRESSED_BYTES = env.int("DATASET_MAX_UNCOMPRESSED_BYTES", defau
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
+# --- training ------------------------------------------------------------------------------
+# Checked when training is asked for, before any job starts: a dataset with more rows is
+# refused, and so is an MLP deeper or with more parameters (computed from the hidden layers and
+# the encoded features) than these.
+TRAINING_MAX_ROWS = env.int("TRAINING_MAX_ROWS", default=5_000_000)
+TRAINING_MAX_LAYERS = env.int("TRAINING_MAX_LAYERS", default=8)
+TRAINING_MAX_PARAMETERS = env.int("TRAINING_MAX_PARAMETERS", default=5_000_000)
+# The MLP's one-hot encoding keeps this many of a categorical feature's most frequent values;
+# the rest share one "other" encoding (the training log says so).
+TRAINING_MAX_CATEGORIES = env.int("TRAINING_MAX_CATEGORIES", default=200)
+
 # --- deployments ---------------------------------------------------------------------------
 # Where people and clients reach the serving tier (shown on endpoint pages and in curl examples).
 SERVING_PORT = env.int("SERVING_PORT", default=8001)

@@ -8,14 +8,18 @@ import pandas as pd
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from portal.errors import DomainError
 
 from portal.tests.factories import UserFactory
 from portal.tests.fixtures import api_client_for, client_for, text_of
-from registry import demo_data, services
-from registry.models import Dataset
-from registry.tests.factories import csv_upload
+from registry import demo_data, mlflow_client, services
+from registry.models import Dataset, TrainingConfig
+from registry.tests.factories import DELIVERY_FEATURES, approved_project, csv_upload, demo_dataset
+from registry.training import training_run
+from workers.models import Job, JobLogLine
+from workers.runtime import JobRun
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +129,75 @@ def test_a_csv_file_past_the_column_or_row_limit_is_refused_and_one_within_is_ke
     assert not Dataset.objects.exists() and files_in(folder) == []
 
     assert register(csv_upload(pd.DataFrame({"a": range(100)}))).rows == 100
+
+
+# --- training -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def project():
+    return approved_project()
+
+
+def training_fields(project, dataset, **overrides):
+    org, proj = project
+    fields = dict(project=proj, dataset=dataset, target="minutes", features=DELIVERY_FEATURES,
+                  task="regression", framework="torch", by=org.lead)
+    fields.update(overrides)
+    return fields
+
+
+def test_a_one_hot_feature_past_the_category_limit_keeps_its_most_frequent_values_and_logs_it(
+        project, settings, django_capture_on_commit_callbacks):
+    settings.TRAINING_MAX_CATEGORIES = 2
+    org, proj = project
+    frame = demo_data.delivery_times(600, seed=3)
+    dataset = services.dataset_register(name="deliveries", uploaded_file=csv_upload(frame), by=org.lead)
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.training_start(**training_fields(project, dataset, params={"epochs": 2}))
+    Job.objects.filter(pk=job.pk).update(state="running", started_at=timezone.now())
+
+    training_run(JobRun(job))
+
+    zones = frame["zone"].value_counts()
+    top_two = sorted(zones.index[:2])
+    [run] = mlflow_client.runs_search(experiment=proj.name,
+                                      filter_string=f"tags.`{mlflow_client.TAG_JOB}` = '{job.pk}'")
+    preprocessing = mlflow_client.run_artifact_dict(run_id=run.info.run_id, artifact_file="preprocessing.json")
+    assert sorted(preprocessing["categories"]["zone"]) == top_two
+    log = " ".join(JobLogLine.objects.filter(job=job).values_list("text", flat=True))
+    assert (f"Feature 'zone' has {len(zones)} distinct values; kept the 2 most frequent and encoded the other "
+            f"{len(zones) - 2}") in log
+    assert "TRAINING_MAX_CATEGORIES" in log
+
+
+def test_training_on_more_rows_than_the_limit_is_refused_at_the_start(project, settings):
+    org, _ = project
+    dataset = demo_dataset("delivery_times", rows=300, by=org.lead)
+    settings.TRAINING_MAX_ROWS = 200
+    with pytest.raises(DomainError) as refused:
+        services.training_start(**training_fields(project, dataset, framework="lightgbm"))
+    assert refused.value.message.startswith(f"Dataset {dataset.name} has 300 rows; training can use at most 200 rows "
+                                            "(TRAINING_MAX_ROWS)")
+    assert not Job.objects.exists() and not TrainingConfig.objects.exists()
+
+
+def test_an_mlp_too_deep_or_with_too_many_parameters_is_refused_with_the_count_and_the_limit(project, settings):
+    org, _ = project
+    dataset = demo_dataset("delivery_times", rows=300, by=org.lead)
+    settings.TRAINING_MAX_LAYERS = 3
+    with pytest.raises(DomainError, match=r"The MLP has 4 hidden layers; at most 3 are allowed \(TRAINING_MAX_LAYERS\)"):
+        services.training_start(**training_fields(project, dataset, params={"hidden_layers": [8, 8, 8, 8]}))
+
+    # 6 numeric features and the zone's distinct values (one input each), two hidden layers, one output.
+    n_in = 6 + dataset.column("zone")["unique_count"]
+    expected = (n_in * 1000 + 1000) + (1000 * 1000 + 1000) + (1000 + 1)
+    settings.TRAINING_MAX_PARAMETERS = 1_000_000
+    with pytest.raises(DomainError) as refused:
+        services.training_start(**training_fields(project, dataset, params={"hidden_layers": [1000, 1000]}))
+    assert (f"The MLP would have {expected:,} parameters ({n_in} encoded inputs, hidden layers 1000, 1000, 1 output); "
+            "at most 1,000,000 are allowed (TRAINING_MAX_PARAMETERS)") in refused.value.message
+    assert refused.value.details["field"] == "params"
+    assert not Job.objects.exists()
+
+    # Within the limits it starts.
+    assert services.training_start(**training_fields(project, dataset, params={"hidden_layers": [64, 32]}))
