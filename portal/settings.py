@@ -226,6 +226,11 @@ MLFLOW_UI_URL = env.str("MLFLOW_UI_URL", default="") or (
     else f"http://127.0.0.1:{env.int('MLFLOW_PORT', default=5000)}"
 )
 
+# --- limits on what people write ------------------------------------------------------------
+# Every free text a person submits (proposal fields, comments, notes, reasons, rationales) is
+# at most this many characters; models keep it unbounded, forms, the API and services check it.
+TEXT_MAX_CHARS = env.int("TEXT_MAX_CHARS", default=20_000)
+
 # --- datasets ----------------------------------------------------------------------------
 # Registered datasets are kept here under their content hash, and a file put here by hand can
 # be registered by naming it. Past one machine this must be storage every web and worker

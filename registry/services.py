@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from portal.errors import DomainError, Forbidden, InvalidTransition
+from portal.limits import text_check
 from portal.models import User
 from portal.services import audit_record
 from proposals.models import Proposal, ProposalKind, ProposalState
@@ -524,7 +525,7 @@ def training_schedule_stop(*, model: RegisteredModel, by: User) -> None:
 # --- suspension ----------------------------------------------------------------------------
 
 def _project_state_set(*, project: MLProject, by: User, rationale: str, to: str, verb: str) -> MLProject:
-    rationale = (rationale or "").strip()
+    rationale = text_check(rationale, field="rationale").strip()
     if not rationale:
         raise DomainError("Give a rationale: it is recorded and shown on the project.", field="rationale")
     _require(permissions.can_suspend(by))

@@ -201,3 +201,16 @@ def test_an_mlp_too_deep_or_with_too_many_parameters_is_refused_with_the_count_a
 
     # Within the limits it starts.
     assert services.training_start(**training_fields(project, dataset, params={"hidden_layers": [64, 32]}))
+
+
+# --- free text ------------------------------------------------------------------------------------
+
+def test_a_rationale_past_the_text_limit_is_refused_naming_the_limit(project, settings):
+    from portal.tests.fixtures import flash
+
+    settings.TEXT_MAX_CHARS = 40
+    org, proj = project
+    response = client_for(org.chair).post(f"/projects/{proj.pk}/state/", {"action": "suspend", "rationale": "r" * 41})
+    assert any("This text is 41 characters; it can be at most 40 characters (TEXT_MAX_CHARS)" in m for m in flash(response))
+    proj.refresh_from_db()
+    assert proj.state == "active"
