@@ -197,6 +197,12 @@ CELERY_BEAT_SCHEDULE = {
 JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=5.0)
 JOB_HEARTBEAT_TIMEOUT_SECONDS = env.float("JOB_HEARTBEAT_TIMEOUT_SECONDS", default=60.0)
 JOB_CANCEL_GRACE_SECONDS = env.float("JOB_CANCEL_GRACE_SECONDS", default=30.0)
+# A schedule a person makes (retraining, a monitor) fires at most this often; the portal's own
+# default schedules (the one-minute prediction drain) are exempt.
+SCHEDULE_MIN_INTERVAL_MINUTES = env.int("SCHEDULE_MIN_INTERVAL_MINUTES", default=5)
+# Jobs one person may start in an hour (training, deploys, monitor runs, ...); past it a start is
+# refused (HTTP 429 from the API) until the oldest of them is an hour old.
+JOBS_PER_PERSON_PER_HOUR = env.int("JOBS_PER_PERSON_PER_HOUR", default=60)
 
 # --- governance --------------------------------------------------------------------------
 # The weekly ML Review: weekday (0 = Monday) and local time; a beat task schedules the next one.

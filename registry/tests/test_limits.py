@@ -214,3 +214,22 @@ def test_a_rationale_past_the_text_limit_is_refused_naming_the_limit(project, se
     assert any("This text is 41 characters; it can be at most 40 characters (TEXT_MAX_CHARS)" in m for m in flash(response))
     proj.refresh_from_db()
     assert proj.state == "active"
+
+
+# --- schedules --------------------------------------------------------------------------------------
+
+def test_a_retraining_schedule_more_often_than_the_minimum_is_refused_naming_it(project, settings):
+    org, _ = project
+    dataset = demo_dataset("delivery_times", rows=300, by=org.lead)
+    with pytest.raises(DomainError) as refused:
+        services.training_start(**training_fields(project, dataset, framework="lightgbm", schedule="* * * * *"))
+    assert refused.value.message == (
+        "The schedule '* * * * *' runs every 1 minute; a schedule can run at most every 5 minutes "
+        "(SCHEDULE_MIN_INTERVAL_MINUTES), for example '*/5 * * * *'.")
+    assert refused.value.details["field"] == "schedule"
+    assert not Job.objects.exists() and not TrainingConfig.objects.exists()
+
+    settings.SCHEDULE_MIN_INTERVAL_MINUTES = 60
+    with pytest.raises(DomainError, match="runs every 30 minutes; a schedule can run at most every 60 minutes"):
+        services.training_start(**training_fields(project, dataset, framework="lightgbm", schedule="0,30 3 * * *"))
+    assert services.training_start(**training_fields(project, dataset, framework="lightgbm", schedule="0 3 * * *"))
