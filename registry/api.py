@@ -218,7 +218,7 @@ class TrainingJobListApi(generics.ListAPIView):
             jobs = jobs.filter(state=query.validated_data["state"])
         return jobs
 
-    @extend_schema(request=TrainingJobInput, responses={202: JobOutput, **_errors(400, 403)})
+    @extend_schema(request=TrainingJobInput, responses={202: JobOutput, **_errors(400, 403, 429)})
     def post(self, request):
         data = TrainingJobInput(data=request.data)
         data.is_valid(raise_exception=True)
