@@ -27,6 +27,7 @@ from observability.models import (
     QualityPromise,
 )
 from portal.errors import DomainError, Forbidden, InvalidTransition
+from portal.limits import text_check
 from portal.models import NotificationKind, User
 from portal.notifications import notify
 from portal.services import audit_record
@@ -431,6 +432,7 @@ def _lock_alert(alert: Alert) -> Alert:
 @transaction.atomic
 def alert_acknowledge(*, alert: Alert, by: User, note: str = "") -> Alert:
     alert = _lock_alert(alert)
+    note = text_check(note, field="note")
     _require(permissions.can_handle_alert(by, alert.monitor.endpoint.project))
     if alert.state != AlertState.OPEN:
         raise InvalidTransition(f"This alert is {alert.state}; only an open alert can be acknowledged.",
@@ -459,7 +461,8 @@ def alert_resolve(*, alert: Alert, by: User, note: str) -> Alert:
     _require(permissions.can_handle_alert(by, alert.monitor.endpoint.project))
     if alert.state == AlertState.RESOLVED:
         raise InvalidTransition("This alert is already resolved.", state=alert.state, allowed_actions=[])
-    if not (note or "").strip():
+    note = text_check(note, field="note")
+    if not note.strip():
         raise DomainError("Say what was done: resolving an alert needs a note.", field="note")
     return _resolve(alert, by=by, note=note.strip())
 

@@ -29,6 +29,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such object",
     409: "Not allowed in the object's current state; `detail` says why",
     413: "The file is over the size limit; `detail` gives the limit",
+    429: "Too many of these in the last hour; `detail` gives the limit and when to try again",
 }
 
 

@@ -27,3 +27,9 @@ class InvalidTransition(DomainError):
 
 class Forbidden(DomainError):
     status = 403
+
+
+class RateLimited(DomainError):
+    """More of something in a period than one person may do; the message says when to try again."""
+
+    status = 429

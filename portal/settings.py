@@ -197,6 +197,12 @@ CELERY_BEAT_SCHEDULE = {
 JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=5.0)
 JOB_HEARTBEAT_TIMEOUT_SECONDS = env.float("JOB_HEARTBEAT_TIMEOUT_SECONDS", default=60.0)
 JOB_CANCEL_GRACE_SECONDS = env.float("JOB_CANCEL_GRACE_SECONDS", default=30.0)
+# A schedule a person makes (retraining, a monitor) fires at most this often; the portal's own
+# default schedules (the one-minute prediction drain) are exempt.
+SCHEDULE_MIN_INTERVAL_MINUTES = env.int("SCHEDULE_MIN_INTERVAL_MINUTES", default=5)
+# Jobs one person may start in an hour (training, deploys, monitor runs, ...); past it a start is
+# refused (HTTP 429 from the API) until the oldest of them is an hour old.
+JOBS_PER_PERSON_PER_HOUR = env.int("JOBS_PER_PERSON_PER_HOUR", default=60)
 
 # --- governance --------------------------------------------------------------------------
 # The weekly ML Review: weekday (0 = Monday) and local time; a beat task schedules the next one.
@@ -226,6 +232,11 @@ MLFLOW_UI_URL = env.str("MLFLOW_UI_URL", default="") or (
     else f"http://127.0.0.1:{env.int('MLFLOW_PORT', default=5000)}"
 )
 
+# --- limits on what people write ------------------------------------------------------------
+# Every free text a person submits (proposal fields, comments, notes, reasons, rationales) is
+# at most this many characters; models keep it unbounded, forms, the API and services check it.
+TEXT_MAX_CHARS = env.int("TEXT_MAX_CHARS", default=20_000)
+
 # --- datasets ----------------------------------------------------------------------------
 # Registered datasets are kept here under their content hash, and a file put here by hand can
 # be registered by naming it. Past one machine this must be storage every web and worker
@@ -233,6 +244,28 @@ MLFLOW_UI_URL = env.str("MLFLOW_UI_URL", default="") or (
 DATASETS_FOLDER = Path(env.str("DATASETS_FOLDER", default="") or VAR_DIR / "datasets")
 # The largest dataset file the portal accepts (upload or named file), in bytes.
 DATASET_MAX_BYTES = env.int("DATASET_MAX_BYTES", default=200 * 1024 * 1024)
+# Past these a file is refused before it is read whole: a Parquet file from its footer, a CSV
+# file from its header and by reading one row past the limit.
+DATASET_MAX_ROWS = env.int("DATASET_MAX_ROWS", default=10_000_000)
+DATASET_MAX_COLUMNS = env.int("DATASET_MAX_COLUMNS", default=1000)
+# A Parquet file's data once decompressed, in bytes (compression can hide a far larger table).
+DATASET_MAX_UNCOMPRESSED_BYTES = env.int("DATASET_MAX_UNCOMPRESSED_BYTES", default=2 * 1024 * 1024 * 1024)
+# An upload whose Content-Length is past DATASET_MAX_BYTES is refused before its body is read.
+# Below it, a file part larger than FILE_UPLOAD_MAX_MEMORY_SIZE streams to a temporary file
+# instead of memory; every other request body (forms, JSON) is capped at DATA_UPLOAD_MAX_MEMORY_SIZE.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+
+# --- training ------------------------------------------------------------------------------
+# Checked when training is asked for, before any job starts: a dataset with more rows is
+# refused, and so is an MLP deeper or with more parameters (computed from the hidden layers and
+# the encoded features) than these.
+TRAINING_MAX_ROWS = env.int("TRAINING_MAX_ROWS", default=5_000_000)
+TRAINING_MAX_LAYERS = env.int("TRAINING_MAX_LAYERS", default=8)
+TRAINING_MAX_PARAMETERS = env.int("TRAINING_MAX_PARAMETERS", default=5_000_000)
+# The MLP's one-hot encoding keeps this many of a categorical feature's most frequent values;
+# the rest share one "other" encoding (the training log says so).
+TRAINING_MAX_CATEGORIES = env.int("TRAINING_MAX_CATEGORIES", default=200)
 
 # --- deployments ---------------------------------------------------------------------------
 # Where people and clients reach the serving tier (shown on endpoint pages and in curl examples).

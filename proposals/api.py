@@ -8,6 +8,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.limits import text_check, text_max_length
 from portal.models import Notification, Pod, User
 from proposals import selectors, services
 from proposals.models import (
@@ -46,8 +47,8 @@ class ProposalInput(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=ProposalKind.choices, required=False)
     pod = PodNameField(required=False, allow_null=True)
-    business_problem = serializers.CharField(required=False, allow_blank=True)
-    proposed_solution = serializers.CharField(required=False, allow_blank=True)
+    business_problem = serializers.CharField(required=False, allow_blank=True, validators=[text_max_length])
+    proposed_solution = serializers.CharField(required=False, allow_blank=True, validators=[text_max_length])
     success_metric_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     success_metric_baseline = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
     success_metric_target = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
@@ -55,7 +56,7 @@ class ProposalInput(serializers.Serializer):
     impact_confidence = serializers.ChoiceField(choices=Confidence.choices, required=False, allow_blank=True)
     build_cost_person_weeks = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, allow_null=True, min_value=0)
     yearly_maintenance_cost = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=0)
-    third_party_options = serializers.CharField(required=False, allow_blank=True)
+    third_party_options = serializers.CharField(required=False, allow_blank=True, validators=[text_max_length])
     technical_lead = UsernameField(required=False, allow_null=True)
     team = serializers.ListField(child=UsernameField(), required=False)
     biggest_blocker = serializers.ChoiceField(choices=Blocker.choices, required=False, allow_blank=True)
@@ -142,7 +143,7 @@ class ProposalDetailApi(APIView):
         proposal = selectors.proposal_get(proposal_id=proposal_id)
         data = ProposalInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        note = str(request.data.get("note", "")) if hasattr(request.data, "get") else ""
+        note = text_check(str(request.data.get("note", "")) if hasattr(request.data, "get") else "", field="note")
         proposal = services.proposal_update(proposal=proposal, by=request.user, data=dict(data.validated_data), note=note)
         return Response(ProposalOutput(proposal).data)
 
@@ -163,7 +164,7 @@ class ProposalSubmitApi(_ProposalAction):
 
 
 class WithdrawInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True)
+    reason = serializers.CharField(required=False, allow_blank=True, validators=[text_max_length])
 
 
 class ProposalWithdrawApi(_ProposalAction):
@@ -178,7 +179,7 @@ class ProposalWithdrawApi(_ProposalAction):
 
 class PodReviewInput(serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReviewDecision.choices)
-    comment = serializers.CharField(required=False, allow_blank=True)
+    comment = serializers.CharField(required=False, allow_blank=True, validators=[text_max_length])
 
 
 class PodReviewOutput(serializers.ModelSerializer):
@@ -206,7 +207,7 @@ class ProposalPodReviewApi(_ProposalAction):
 
 class VoteInput(serializers.Serializer):
     vote = serializers.ChoiceField(choices=VoteChoice.choices)
-    comment = serializers.CharField(required=False, allow_blank=True)
+    comment = serializers.CharField(required=False, allow_blank=True, validators=[text_max_length])
 
 
 class VoteOutput(serializers.ModelSerializer):
@@ -246,7 +247,7 @@ class ProposalCloseVoteApi(_ProposalAction):
 
 class ChairDecisionInput(serializers.Serializer):
     decision = serializers.ChoiceField(choices=ChairDecisionChoice.choices)
-    rationale = serializers.CharField()
+    rationale = serializers.CharField(validators=[text_max_length])
 
 
 class ProposalChairDecisionApi(_ProposalAction):

@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 
+from portal.limits import text_max_length
 from portal.models import Function, Pod, User
 from proposals.models import (
     Blocker, ChairDecisionChoice, Confidence, ItemKind, Proposal, ProposalKind, ReviewDecision, VoteChoice,
@@ -103,9 +104,9 @@ class ProposalForm(forms.Form):
     title = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=ProposalKind.choices, initial=ProposalKind.ML_APPLICATION)
     pod = forms.ModelChoiceField(queryset=Pod.objects.order_by("name"), required=False, empty_label="—")
-    business_problem = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
+    business_problem = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, validators=[text_max_length],
                                        help_text="What goes wrong today, for whom, and what it costs.")
-    proposed_solution = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    proposed_solution = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, validators=[text_max_length])
     success_metric_name = forms.CharField(max_length=200, required=False,
                                           help_text="The one number that says it worked, e.g. mean absolute error in minutes.")
     success_metric_baseline = NumberField(max_digits=18, decimal_places=4, required=False)
@@ -116,7 +117,7 @@ class ProposalForm(forms.Form):
     build_cost_person_weeks = NumberField(max_digits=8, decimal_places=1, min_value=0, required=False)
     yearly_maintenance_cost = NumberField(max_digits=14, decimal_places=2, min_value=0, required=False, money=True,
                                           help_text="Money per year.")
-    third_party_options = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+    third_party_options = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, validators=[text_max_length],
                                           help_text="Which vendors or open-source options exist, and why not them.")
     technical_lead = PersonChoiceField(queryset=_technical_leads(), required=False, empty_label="—",
                                        help_text="Exactly one person, accountable for the build: a data scientist, "
@@ -239,17 +240,17 @@ class WithdrawForm(forms.Form):
 
 class PodReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=ReviewDecision.choices)
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, validators=[text_max_length])
 
 
 class VoteForm(forms.Form):
     vote = forms.ChoiceField(choices=VoteChoice.choices)
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, validators=[text_max_length])
 
 
 class ChairDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=ChairDecisionChoice.choices)
-    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, validators=[text_max_length])
 
 
 class CompareForm(forms.Form):
@@ -264,7 +265,7 @@ class AgendaItemForm(forms.Form):
 
 
 class NotesForm(forms.Form):
-    notes = forms.CharField(widget=forms.Textarea, required=False)
+    notes = forms.CharField(widget=forms.Textarea, required=False, validators=[text_max_length])
     item = forms.IntegerField(required=False)
 
 

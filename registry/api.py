@@ -7,6 +7,7 @@ MLflow name. Refusals come from the services as domain errors (400/403/409/413, 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from portal.api import error_responses
 from proposals.models import Proposal
 from registry import selectors, services
+from registry.datasets import upload_body_check
 from registry.models import Alias, AliasEvent, Dataset, Framework, MLProject, ModelVersion, Task
 from workers.serializers import JobOutput
 from workers.models import JobState
@@ -148,6 +150,12 @@ class DatasetListApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.dataset_list()
 
+    def initial(self, request, *args, **kwargs):
+        # Before authentication: session authentication reads the body for its CSRF check.
+        if request.method == "POST":
+            upload_body_check(request.META, settings.DATASET_MAX_BYTES)
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(request=DatasetInput, responses={201: DatasetOutput, **_errors(400, 413)})
     def post(self, request):
         data = DatasetInput(data=request.data)
@@ -222,7 +230,7 @@ class TrainingJobListApi(generics.ListAPIView):
             jobs = jobs.filter(state=query.validated_data["state"])
         return jobs
 
-    @extend_schema(request=TrainingJobInput, responses={202: JobOutput, **_errors(400, 403)})
+    @extend_schema(request=TrainingJobInput, responses={202: JobOutput, **_errors(400, 403, 429)})
     def post(self, request):
         data = TrainingJobInput(data=request.data)
         data.is_valid(raise_exception=True)

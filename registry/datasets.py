@@ -5,9 +5,11 @@ No database here: ``services.dataset_register`` stores what these functions find
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,28 @@ def too_large(size: int, limit: int) -> DomainError:
     )
 
 
+# Room in a multipart body for its framing and the form's other fields beside the file.
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+
+
+def upload_body_check(meta: dict, limit: int) -> None:
+    """Refuse an upload whose declared body (``Content-Length``) cannot hold a file within ``limit``.
+
+    Adapters call this before reading the body, so an oversized upload is refused before any
+    of it is written to disk.
+    """
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except (TypeError, ValueError):
+        raise DomainError("The upload's Content-Length is not a number.", field="file") from None
+    if declared > limit + UPLOAD_OVERHEAD_BYTES:
+        raise DomainError(
+            f"The upload is {size_text(declared)}; datasets can be at most {size_text(limit)} "
+            "(DATASET_MAX_BYTES). Sample it down, or ask an admin to raise DATASET_MAX_BYTES.",
+            field="file", status=413,
+        )
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -58,18 +82,80 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_frame(path: Path, fmt: str) -> pd.DataFrame:
-    """The file as a DataFrame, or a DomainError that says what is wrong with it."""
+@dataclass(frozen=True)
+class FileLimits:
+    """How large a table the portal reads: rows, columns, and bytes once decompressed."""
+
+    max_rows: int
+    max_columns: int
+    max_uncompressed_bytes: int
+
+
+def _too_many(what: str, found: str, limit: int, setting: str) -> DomainError:
+    return DomainError(
+        f"The file has {found} {what}; datasets can have at most {limit:,} {what} ({setting}). "
+        f"Sample it down, or ask an admin to raise {setting}.",
+        field="file", status=413,
+    )
+
+
+def parquet_check(path: Path, limits: FileLimits) -> None:
+    """Refuse a Parquet file past the limits from its footer alone, before any data is read."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pyarrow reports a broken footer with many exception types
+        raise DomainError(f"The file could not be read as Parquet: {_first_line(exc)}", field="file") from None
+    if metadata.num_columns > limits.max_columns:
+        raise _too_many("columns", f"{metadata.num_columns:,}", limits.max_columns, "DATASET_MAX_COLUMNS")
+    if metadata.num_rows > limits.max_rows:
+        raise _too_many("rows", f"{metadata.num_rows:,}", limits.max_rows, "DATASET_MAX_ROWS")
+    uncompressed = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    if uncompressed > limits.max_uncompressed_bytes:
+        raise DomainError(
+            f"The file holds {size_text(uncompressed)} once decompressed; datasets can hold at most "
+            f"{size_text(limits.max_uncompressed_bytes)} (DATASET_MAX_UNCOMPRESSED_BYTES). "
+            "Sample it down, or ask an admin to raise DATASET_MAX_UNCOMPRESSED_BYTES.",
+            field="file", status=413,
+        )
+
+
+def csv_header_check(path: Path, limits: FileLimits) -> None:
+    """Refuse a CSV file whose header names more columns than the limit, reading the header only."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+    except UnicodeDecodeError:
+        raise DomainError("The file is not text in UTF-8, so it cannot be read as CSV.", field="file") from None
+    except csv.Error:
+        return  # pandas says what is wrong with it, in its words
+    if len(header) > limits.max_columns:
+        raise _too_many("columns", f"{len(header):,}", limits.max_columns, "DATASET_MAX_COLUMNS")
+
+
+def read_frame(path: Path, fmt: str, *, limits: FileLimits | None = None) -> pd.DataFrame:
+    """The file as a DataFrame, or a DomainError that says what is wrong with it.
+
+    With ``limits``, a file past them is refused before it is read whole: a Parquet file from
+    its footer, a CSV file from its header and by reading at most one row past the row limit.
+    """
     if fmt == "csv":
+        if limits is not None:
+            csv_header_check(path, limits)
         try:
-            frame = pd.read_csv(path, low_memory=False)
+            frame = pd.read_csv(path, low_memory=False, nrows=limits.max_rows + 1 if limits is not None else None)
         except pd.errors.EmptyDataError:
             raise DomainError("The file is empty: it has no header row and no columns.", field="file") from None
         except UnicodeDecodeError:
             raise DomainError("The file is not text in UTF-8, so it cannot be read as CSV.", field="file") from None
         except (pd.errors.ParserError, ValueError) as exc:
             raise DomainError(f"The file could not be read as CSV: {_first_line(exc)}", field="file") from None
+        if limits is not None and len(frame) > limits.max_rows:
+            raise _too_many("rows", f"more than {limits.max_rows:,}", limits.max_rows, "DATASET_MAX_ROWS")
     else:
+        if limits is not None:
+            parquet_check(path, limits)
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow reports a broken file with many exception types

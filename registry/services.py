@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from portal.errors import DomainError, Forbidden, InvalidTransition
+from portal.limits import text_check
 from portal.models import User
 from portal.services import audit_record
 from proposals.models import Proposal, ProposalKind, ProposalState
@@ -108,7 +109,8 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
     its scheduled retraining).
 
     The file must be a readable CSV or Parquet file with columns and rows, no larger than
-    DATASET_MAX_BYTES; anything else is refused with a DomainError and leaves nothing behind.
+    DATASET_MAX_BYTES and within DATASET_MAX_ROWS, DATASET_MAX_COLUMNS and
+    DATASET_MAX_UNCOMPRESSED_BYTES; anything else is refused with a DomainError and leaves nothing behind.
     The content is stored under its SHA-256; registering the same content under the same
     name again returns the existing dataset.
     """
@@ -157,7 +159,10 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
         if existing is not None:
             temp.unlink()
             return existing
-        frame = dataset_files.read_frame(temp, fmt)
+        frame = dataset_files.read_frame(temp, fmt, limits=dataset_files.FileLimits(
+            max_rows=settings.DATASET_MAX_ROWS, max_columns=settings.DATASET_MAX_COLUMNS,
+            max_uncompressed_bytes=settings.DATASET_MAX_UNCOMPRESSED_BYTES,
+        ))
         schema = dataset_files.schema_infer(frame)
         preview = dataset_files.preview(frame)
         rows = len(frame)
@@ -281,10 +286,54 @@ def training_config_check(*, dataset: Dataset, target: str, features: list[str],
         raise DomainError("validation_fraction must be between 0.05 and 0.5.", field="validation_fraction")
     trainer = trainers.get(framework)
     resolved = _params_resolve(trainer, params)
+    _training_size_check(dataset=dataset, framework=framework, numeric=numeric, categorical=list(categorical),
+                         n_out=classes if task == "multiclass" else 1, params=resolved)
     return {
         "target": target, "numeric_features": numeric, "categorical_features": list(categorical), "task": task,
         "framework": framework, "params": resolved, "seed": seed, "validation_fraction": float(validation_fraction),
     }
+
+
+def mlp_parameter_count(*, n_in: int, hidden_layers: list[int], n_out: int) -> int:
+    """Weights and biases of the MLP's linear layers (``model_code.mlp_class``)."""
+    widths = [n_in, *hidden_layers, n_out]
+    return sum(a * b + b for a, b in zip(widths, widths[1:]))
+
+
+def _training_size_check(*, dataset: Dataset, framework: str, numeric: list[str], categorical: list[str],
+                         n_out: int, params: dict[str, Any]) -> None:
+    """Refuse, before any job starts, training that is larger than the limits: the rows, and
+    for the MLP its depth and its parameter count (computed from the layers and the features)."""
+    if dataset.rows > settings.TRAINING_MAX_ROWS:
+        raise DomainError(
+            f"Dataset {dataset.name} has {dataset.rows:,} rows; training can use at most "
+            f"{settings.TRAINING_MAX_ROWS:,} rows (TRAINING_MAX_ROWS). Register a sample of it and train on that, "
+            "or ask an admin to raise TRAINING_MAX_ROWS.",
+            field="dataset",
+        )
+    if framework != Framework.TORCH:
+        return
+    hidden = list(params.get("hidden_layers") or [])
+    if len(hidden) > settings.TRAINING_MAX_LAYERS:
+        raise DomainError(
+            f"The MLP has {len(hidden)} hidden layers; at most {settings.TRAINING_MAX_LAYERS} are allowed "
+            "(TRAINING_MAX_LAYERS).",
+            field="params",
+        )
+    # One input per numeric feature and one per kept value of each categorical one (the
+    # dataset's distinct values, at most TRAINING_MAX_CATEGORIES each).
+    n_in = len(numeric) + sum(
+        min(int(dataset.column(name)["unique_count"]), settings.TRAINING_MAX_CATEGORIES) for name in categorical
+    )
+    count = mlp_parameter_count(n_in=n_in, hidden_layers=hidden, n_out=n_out)
+    if count > settings.TRAINING_MAX_PARAMETERS:
+        raise DomainError(
+            f"The MLP would have {count:,} parameters ({n_in:,} encoded inputs, hidden layers "
+            f"{', '.join(map(str, hidden)) or 'none'}, {n_out} output{'s' if n_out != 1 else ''}); at most "
+            f"{settings.TRAINING_MAX_PARAMETERS:,} are allowed (TRAINING_MAX_PARAMETERS). "
+            "Use fewer or narrower hidden layers.",
+            field="params",
+        )
 
 
 def _params_resolve(trainer, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -490,7 +539,7 @@ def training_schedule_stop(*, model: RegisteredModel, by: User) -> None:
 # --- suspension ----------------------------------------------------------------------------
 
 def _project_state_set(*, project: MLProject, by: User, rationale: str, to: str, verb: str) -> MLProject:
-    rationale = (rationale or "").strip()
+    rationale = text_check(rationale, field="rationale").strip()
     if not rationale:
         raise DomainError("Give a rationale: it is recorded and shown on the project.", field="rationale")
     _require(permissions.can_suspend(by))

@@ -82,6 +82,7 @@ def training_run(job) -> dict[str, Any]:
         target=config.target, numeric_features=list(config.numeric_features),
         categorical_features=list(config.categorical_features), task=config.task, params=dict(config.params),
         validation_fraction=config.validation_fraction, seed=config.seed,
+        max_categories=settings.TRAINING_MAX_CATEGORIES,
     )
     job.log(f"Training a {trainer.LABEL} {config.get_task_display().lower()} of {config.target!r} on {dataset} "
             f"({dataset.rows} rows, {len(spec.features)} features), seed {config.seed}.")

@@ -14,13 +14,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from portal.errors import DomainError
 from portal.lists import list_params
 from proposals.models import ProposalState
 from registry import charts, mlflow_client, permissions, selectors, services
-from registry.datasets import size_text
+from registry.datasets import size_text, upload_body_check
 from registry.forms import AliasForm, CompareForm, DatasetForm, TrainingForm, add_domain_error, training_initial
 from registry.models import Alias, Dataset, Framework, ModelVersion
 
@@ -195,8 +196,23 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
                   _dataset_list_context(request, DatasetForm(projects=selectors.project_list_trainable(user=request.user))))
 
 
+# CSRF is checked inside, after the size: the CSRF middleware reads the body (to find the
+# token), which would write an oversized upload to disk before it could be refused.
+@csrf_exempt
 @require_POST
 def dataset_upload(request: HttpRequest) -> HttpResponse:
+    try:
+        upload_body_check(request.META, settings.DATASET_MAX_BYTES)
+    except DomainError as exc:
+        form = DatasetForm(projects=selectors.project_list_trainable(user=request.user))
+        form.cleaned_data = {}  # an unbound form takes an error only once it has (empty) cleaned data
+        add_domain_error(form, exc)
+        return render(request, "registry/dataset_list.html", _dataset_list_context(request, form), status=400)
+    return _dataset_upload(request)
+
+
+@csrf_protect
+def _dataset_upload(request: HttpRequest) -> HttpResponse:
     form = DatasetForm(request.POST, request.FILES, projects=selectors.project_list_trainable(user=request.user))
     if form.is_valid():
         path = (form.cleaned_data.get("path") or "").strip()

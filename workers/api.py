@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 import django_filters
 
+from portal.api import error_responses
 from workers import services
 from workers.models import Job, JobState
 from workers.serializers import JobDetailOutput, JobOutput
@@ -49,7 +50,7 @@ class JobCancelApi(APIView):
 class SystemCheckStartApi(APIView):
     """Start the system check job; poll the job it returns."""
 
-    @extend_schema(request=None, responses={202: JobOutput})
+    @extend_schema(request=None, responses={202: JobOutput, **error_responses(429)})
     def post(self, request):
         job = services.job_start(kind="system_check", started_by=request.user)
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)

@@ -30,6 +30,14 @@ class Cron:
     def parts(self) -> list[str]:
         return self.expression.split(" ")
 
+    def min_interval_minutes(self) -> int:
+        """The shortest time between two firings, in minutes. Across midnight it assumes the
+        next day fires too, so it never says longer than the truth."""
+        times = sorted(h * 60 + m for h in self.hour for m in self.minute)
+        gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+        gaps.append(times[0] + 24 * 60 - times[-1])
+        return min(gaps)
+
     def matches_day(self, day: dt.date) -> bool:
         return (day.month in self.month_of_year and day.day in self.day_of_month
                 and (day.isoweekday() % 7) in self.day_of_week)

@@ -12,7 +12,7 @@ from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.errors import DomainError, InvalidTransition
+from portal.errors import DomainError, InvalidTransition, RateLimited
 from portal.models import NotificationKind, User
 from portal.notifications import notify
 from portal.services import audit_record
@@ -50,11 +50,17 @@ def job_start(
     obj: models.Model | None = None,
     message: str = "Waiting for a worker.",
 ) -> Job:
-    """Create a queued job and send it to its queue once the transaction commits."""
+    """Create a queued job and send it to its queue once the transaction commits.
+
+    A person may start at most JOBS_PER_PERSON_PER_HOUR jobs in an hour (RateLimited past it);
+    jobs the portal starts itself (schedules, setup) are not counted against anyone.
+    """
     job_kind = kinds.get(kind)
     if started_by is not None and not started_by.is_authenticated:
         started_by = None
     with transaction.atomic():
+        if started_by is not None:
+            _job_rate_check(started_by)
         job = Job.objects.create(
             kind=job_kind.name,
             queue=job_kind.queue,
@@ -67,6 +73,23 @@ def job_start(
         audit_record(actor=started_by, verb="job.started", obj=job, to_state=JobState.QUEUED, data={"kind": kind})
         transaction.on_commit(lambda: _enqueue(job.pk))
     return job
+
+
+def _job_rate_check(person: User) -> None:
+    # The person's row is locked so that two starts at once cannot both take the last place.
+    User.objects.select_for_update().filter(pk=person.pk).first()
+    limit = settings.JOBS_PER_PERSON_PER_HOUR
+    since = timezone.now() - timedelta(hours=1)
+    recent = Job.objects.filter(started_by=person, created_at__gte=since).order_by("created_at")
+    if recent.count() < limit:
+        return
+    oldest = recent.values_list("created_at", flat=True)[max(recent.count() - limit, 0)]
+    again = timezone.localtime(oldest + timedelta(hours=1)).strftime("%H:%M")
+    raise RateLimited(
+        f"You have started {limit} jobs in the last hour; one person can start at most {limit} an hour "
+        f"(JOBS_PER_PERSON_PER_HOUR). Try again after {again}.",
+        limit=limit,
+    )
 
 
 def job_cancel(*, job: Job, by: User | None) -> Job:
@@ -212,21 +235,40 @@ def _beat_sync(schedule: Schedule) -> None:
     )
 
 
-def schedule_check(cron: str) -> str:
-    """The cron expression normalised, or a DomainError (field ``schedule``) saying what is wrong."""
+def schedule_check(cron: str, *, minimum: bool = True) -> str:
+    """The cron expression normalised, or a DomainError (field ``schedule``) saying what is wrong.
+
+    With ``minimum`` (every schedule a person makes) it may not fire more often than every
+    SCHEDULE_MIN_INTERVAL_MINUTES.
+    """
     try:
-        return cron_parse(cron).expression
+        parsed = cron_parse(cron)
     except CronError as exc:
         raise DomainError(str(exc) if "five fields" in str(exc) else
                           f"The schedule {' '.join((cron or '').split())!r} is not a valid cron expression: {exc}",
                           field="schedule") from None
+    least = settings.SCHEDULE_MIN_INTERVAL_MINUTES
+    if minimum and parsed.min_interval_minutes() < least:
+        gap = parsed.min_interval_minutes()
+        raise DomainError(
+            f"The schedule {parsed.expression!r} runs every {gap} minute{'s' if gap != 1 else ''}; a schedule can run "
+            f"at most every {least} minutes (SCHEDULE_MIN_INTERVAL_MINUTES), for example {f'*/{least} * * * *'!r}.",
+            field="schedule",
+        )
+    return parsed.expression
 
 
 def schedule_set(*, name: str, kind: str, cron: str, params: dict[str, Any] | None = None,
                  obj: models.Model | None = None, by: User | None = None) -> Schedule:
-    """Start ``kind`` with ``params`` on the cron schedule ``cron``; replaces the schedule of that name."""
+    """Start ``kind`` with ``params`` on the cron schedule ``cron``; replaces the schedule of that name.
+
+    A kind's own default schedule (``schedules_ensure_defaults``) is exempt from the minimum
+    interval: the portal chose it (the prediction drain runs every minute).
+    """
     job_kind = kinds.get(kind)
-    cron = schedule_check(cron)
+    own_default = bool(job_kind.default_schedule) and name == job_kind.name and \
+        " ".join(cron.split()) == " ".join(job_kind.default_schedule.split())
+    cron = schedule_check(cron, minimum=not own_default)
     with transaction.atomic():
         schedule, created = Schedule.objects.select_for_update().update_or_create(
             name=name,

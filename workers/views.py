@@ -96,8 +96,12 @@ def system(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def system_check_start(request: HttpRequest) -> HttpResponse:
-    services.job_start(kind="system_check", started_by=request.user)
-    messages.info(request, "System check started.")
+    try:
+        services.job_start(kind="system_check", started_by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, "System check started.")
     return redirect("workers:system")
 
 

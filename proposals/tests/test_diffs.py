@@ -31,3 +31,37 @@ def test_codes_read_as_their_labels_and_empty_sides_are_flagged():
                         display={"impact_confidence": {"high": "High"}})
     assert d.old_empty and not d.new_empty
     assert "".join(s.text for s in d.new) == "High"
+
+
+def test_a_huge_text_is_compared_in_bounded_time_and_says_how():
+    import random
+    import time
+
+    from proposals.diffs import LINE_DIFF_MAX_LINES, WORD_DIFF_MAX_CHARS
+
+    rng = random.Random(1)
+    words = [f"w{rng.randrange(500)}" for _ in range(40_000)]
+    one_paragraph = " ".join(words)
+    assert len(one_paragraph) > WORD_DIFF_MAX_CHARS
+    shuffled = " ".join(rng.sample(words, len(words)))
+
+    started = time.monotonic()
+    [d] = snapshot_diff({"business_problem": one_paragraph}, {"business_problem": shuffled}, fields=FIELDS)
+    assert time.monotonic() - started < 5
+    assert d.note.startswith("Too long to compare word by word (over 20,000 characters)")
+    assert "".join(s.text for s in d.old) == one_paragraph and "".join(s.text for s in d.new) == shuffled
+
+    # Line by line: only the changed line is marked.
+    lines = [f"Line {i}: " + "text " * 40 for i in range(200)]
+    changed = lines[:100] + ["A new line in the middle."] + lines[100:]
+    [d] = snapshot_diff({"business_problem": "\n".join(lines)}, {"business_problem": "\n".join(changed)}, fields=FIELDS)
+    assert [s.text for s in d.new if s.changed] == ["A new line in the middle.\n"]
+    assert "changed lines are marked" in d.note
+
+    many = "\n".join(words)
+    started = time.monotonic()
+    [d] = snapshot_diff({"business_problem": many}, {"business_problem": "\n".join(reversed(words))}, fields=FIELDS)
+    assert time.monotonic() - started < 5
+    assert len(words) > LINE_DIFF_MAX_LINES
+    assert d.note.startswith("Changed (too long to compare word by word")
+    assert d.old == [d.old[0]] and d.old[0].changed and d.old[0].text == many

@@ -98,6 +98,8 @@ class TrainSpec:
     params: dict[str, Any]
     validation_fraction: float = 0.2
     seed: int = 0
+    # One-hot encoding keeps at most this many values of a categorical feature (None: all).
+    max_categories: int | None = None
 
     @property
     def features(self) -> list[str]:
@@ -261,6 +263,34 @@ def encode(frame: pd.DataFrame, preprocessing: dict[str, Any]) -> pd.DataFrame:
 
 def training_categories(frame: pd.DataFrame, names: list[str]) -> dict[str, list[str]]:
     return {name: sorted(frame[name].dropna().astype(str).unique().tolist()) for name in names}
+
+
+def one_hot_categories(frame: pd.DataFrame, names: list[str], *, max_categories: int | None,
+                       reporter: Reporter | None = None) -> dict[str, list[str]]:
+    """The training categories, each feature's cut to its ``max_categories`` most frequent values.
+
+    A value left out is encoded as all zeros, as a value never seen in training is: together
+    they are the "other" category, so serving needs nothing new. Each cut is written to the log.
+    """
+    categories = {}
+    for name in names:
+        values = frame[name].dropna().astype(str)
+        counts = values.value_counts()
+        if max_categories is None or len(counts) <= max_categories:
+            categories[name] = sorted(counts.index.tolist())
+            continue
+        # Most frequent first; a tie goes to the smaller value, so the cut is the same every run.
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        kept = [value for value, _ in ranked[:max_categories]]
+        other_rows = int(sum(count for _, count in ranked[max_categories:]))
+        categories[name] = sorted(kept)
+        if reporter is not None:
+            reporter.log(
+                f"Feature {name!r} has {len(counts):,} distinct values; kept the {max_categories:,} most frequent "
+                f"and encoded the other {len(counts) - max_categories:,} ({other_rows:,} training rows) as one "
+                f"\"other\" category (TRAINING_MAX_CATEGORIES)."
+            )
+    return categories
 
 
 class Throttled:

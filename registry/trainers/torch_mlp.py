@@ -16,8 +16,8 @@ import pandas as pd
 
 from registry.metrics import PRIMARY_METRIC, task_metrics
 from registry.trainers.base import (
-    Param, Reporter, Throttled, TrainingFailed, TrainResult, TrainSpec, encode, importance_normalised, prepare,
-    training_categories,
+    Param, Reporter, Throttled, TrainingFailed, TrainResult, TrainSpec, encode, importance_normalised,
+    one_hot_categories, prepare,
 )
 
 LABEL = "PyTorch"
@@ -56,7 +56,8 @@ def train(spec: TrainSpec, frame: pd.DataFrame, reporter: Reporter) -> TrainResu
         "dtype": "float32",
         "numeric": list(spec.numeric_features),
         "fill": {name: _finite_or_zero(data.train[name].mean()) for name in spec.numeric_features},
-        "categories": training_categories(data.train, spec.categorical_features),
+        "categories": one_hot_categories(data.train, spec.categorical_features, max_categories=spec.max_categories,
+                                         reporter=reporter),
     }
     x_train = encode(data.train, preprocessing).to_numpy()
     x_valid = encode(data.valid, preprocessing).to_numpy()
