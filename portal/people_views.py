@@ -25,7 +25,7 @@ from portal.forms import (
 from portal.models import LEAD_FUNCTIONS, ChairTerm, CouncilMembership, Function, Pod, User
 from portal.permissions import can_manage_council, can_manage_people
 from portal.selectors import (
-    audit_history_for, chair_term_current, council_member_list, council_membership_list, person_get, person_list,
+    audit_history_for, chair_term_current, council_membership_list, person_get, person_list,
     pod_list,
 )
 
@@ -253,7 +253,7 @@ def council_members(request: HttpRequest) -> HttpResponse:
     can_manage = can_manage_council(request.user).ok
     today = timezone.localdate()
     add_form = CouncilMembershipForm(prefix="add", initial={"start_date": today})
-    handover_form = ChairHandoverForm(prefix="chair", members=council_member_list(), initial={"from_date": today})
+    handover_form = ChairHandoverForm(prefix="chair", members=_members_now_or_later(), initial={"from_date": today})
     status = 200
     if request.method == "POST":
         _refuse_unless(can_manage_council(request.user))
@@ -282,7 +282,7 @@ def council_members(request: HttpRequest) -> HttpResponse:
                                      + (f"ends on {kept.end_date:%-d %b %Y}." if kept else "is withdrawn."))
                     return redirect("council_members")
             elif action == "chair":
-                handover_form = ChairHandoverForm(request.POST, prefix="chair", members=council_member_list())
+                handover_form = ChairHandoverForm(request.POST, prefix="chair", members=_members_now_or_later())
                 if not handover_form.is_valid():
                     status = 400
                 else:
@@ -314,3 +314,9 @@ def council_members(request: HttpRequest) -> HttpResponse:
 
 
 council_members.nav_section = "council"
+
+
+def _members_now_or_later():
+    """Whom the chair can go to: active people on the Council now or from a later date."""
+    ids = council_membership_list().values("user_id")
+    return User.objects.filter(is_active=True, id__in=ids).order_by("full_name", "username")
