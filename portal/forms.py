@@ -86,7 +86,7 @@ class PodLeadsForm(forms.Form):
 
 
 class CouncilMembershipForm(forms.Form):
-    user = PersonChoiceField(queryset=None, to_field_name="username", label="Person")
+    user = PersonChoiceField(queryset=None, to_field_name="username", label="Person", empty_label="Choose a person")
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     end_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
                                help_text="Leave empty for no end date.")
@@ -101,7 +101,8 @@ class CouncilMembershipEndForm(forms.Form):
 
 
 class ChairHandoverForm(forms.Form):
-    user = PersonChoiceField(queryset=None, to_field_name="username", label="New chair")
+    user = PersonChoiceField(queryset=None, to_field_name="username", label="New chair",
+                             empty_label="Choose a member", help_text="A member of the Council on that date.")
     from_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Chairs from")
 
     def __init__(self, *args, members=None, **kwargs):

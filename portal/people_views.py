@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import people
+from portal import history, people
 from portal.duties import duties_of
 from portal.errors import DomainError
 from portal.forms import (
@@ -85,7 +85,7 @@ def person_detail(request: HttpRequest, username: str) -> HttpResponse:
         "chair_terms": list(ChairTerm.objects.filter(user=person).order_by("-start_date")),
         "is_chair": bool(term and term.user_id == person.pk),
         "duties": duties_of(person),
-        "history": audit_history_for(person, limit=20),
+        "history": history.lines(audit_history_for(person, limit=50)),
         "can_manage": can_manage_people(request.user).ok,
     }
     return render(request, "portal/person_detail.html", context)
