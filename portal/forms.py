@@ -74,12 +74,20 @@ class PodLeadsForm(forms.Form):
     def __init__(self, *args, current: dict[str, object], **kwargs):
         from portal.models import LEAD_FUNCTIONS
 
+        from django.db.models import Q
+
+        from portal.models import User
+
         super().__init__(*args, **kwargs)
-        people = _active_people()
+        # A deactivated lead stays a choice until replaced, so saving another function keeps them.
+        people = User.objects.filter(Q(is_active=True) | Q(pk__in=[u.pk for u in current.values()])).order_by(
+            "full_name", "username")
         for function in LEAD_FUNCTIONS:
             lead = current.get(function.value)
             field = PersonChoiceField(queryset=people, required=False, empty_label="No lead", to_field_name="username",
                                       label=f"{function.label} lead")
+            if lead is not None and not lead.is_active:
+                field.help_text = f"{lead.display_name} is deactivated: choose who takes over."
             self.fields[function.value] = field
             if lead is not None:
                 self.initial[function.value] = lead.username

@@ -145,17 +145,19 @@ class PersonDetailApi(APIView):
         return Response(_person_detail(person.username))
 
 
+class PersonDeactivateInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
+                                   help_text="Kept in the audit log")
+
+
 class PersonDeactivateApi(APIView):
     """Deactivate a person: they can no longer sign in, review or vote; the answer lists the open
     duties someone must reassign."""
 
-    class Input(serializers.Serializer):
-        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-    @extend_schema(request=Input, responses={200: PersonDetailOutput, **error_responses(400, 403, 404, 409)})
+    @extend_schema(request=PersonDeactivateInput, responses={200: PersonDetailOutput, **error_responses(400, 403, 404, 409)})
     def post(self, request, username: str):
         person = person_get(username=username)
-        data = self.Input(data=request.data)
+        data = PersonDeactivateInput(data=request.data)
         data.is_valid(raise_exception=True)
         people.person_deactivate(actor=request.user, user=person, reason=data.validated_data["reason"])
         return Response(_person_detail(person.username))

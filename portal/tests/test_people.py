@@ -389,3 +389,16 @@ def test_the_people_api_is_in_the_schema(admin):
                  "/api/v1/pods/", "/api/v1/pods/{pod_id}/", "/api/v1/council/", "/api/v1/council/chair/"):
         assert path in schema["paths"], path
     assert "403" in schema["paths"]["/api/v1/people/{username}/deactivate/"]["post"]["responses"]
+
+
+def test_a_deactivated_lead_is_named_on_the_leads_form_and_kept_until_replaced(admin):
+    pod = PodFactory(name="Delivery")
+    gone, em = UserFactory(username="gone", full_name="Gina Gone"), UserFactory(username="em1", full_name="Ed")
+    PodLeadFactory(pod=pod, function=Function.PM, user=gone)
+    people.person_deactivate(actor=admin, user=gone)
+    client = client_for(admin)
+
+    assert "Gina Gone is deactivated: choose who takes over." in text_of(client.get(f"/pods/{pod.pk}/leads/"))
+    client.post(f"/pods/{pod.pk}/leads/", {"pm": "gone", "em": "em1", "ds_manager": "", "analytics_manager": ""})
+    assert dict(PodLead.objects.filter(pod=pod).values_list("function", "user__username")) == {"pm": "gone", "em": "em1"}
+    assert em
