@@ -402,3 +402,20 @@ def test_a_deactivated_lead_is_named_on_the_leads_form_and_kept_until_replaced(a
     client.post(f"/pods/{pod.pk}/leads/", {"pm": "gone", "em": "em1", "ds_manager": "", "analytics_manager": ""})
     assert dict(PodLead.objects.filter(pod=pod).values_list("function", "user__username")) == {"pm": "gone", "em": "em1"}
     assert em
+
+
+def test_the_import_reports_what_a_service_refuses_on_its_line_and_imports_nothing(admin):
+    from portal.people_import import ImportRejected, people_import
+
+    gone = UserFactory(username="gone", email="gone@example.com", full_name="Gina Gone", function=Function.PM)
+    people.person_deactivate(actor=admin, user=gone)
+    text = ("username,email,full_name,function,pod,pod_lead,council,chair\n"
+            "newbie,newbie@example.com,Nell Newbie,analyst,Growth,false,false,false\n"
+            "gone,gone@example.com,Gina Gone,pm,Growth,true,false,false\n")
+
+    with pytest.raises(ImportRejected) as rejected:
+        people_import(text=text)
+
+    assert rejected.value.errors == ["line 3: Gina Gone is deactivated and cannot lead a pod."]
+    assert not User.objects.filter(username="newbie").exists()
+    assert not Pod.objects.filter(name="Growth").exists()
