@@ -45,7 +45,7 @@ class PersonForm(forms.Form):
     function = forms.ChoiceField(required=False)
     pod = forms.ModelChoiceField(queryset=None, required=False, empty_label="No pod")
     password = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False,
-                               help_text="Optional. Without one, the person cannot sign in until an administrator sets it.")
+                               help_text="Without one, the person cannot sign in until an administrator sets it.")
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         from portal.models import Function, Pod
@@ -60,7 +60,7 @@ class PersonForm(forms.Form):
 
 class DeactivateForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput,
-                             help_text="Optional; kept in the audit log.")
+                             help_text="Kept in the audit log.")
 
 
 class PodForm(forms.Form):

@@ -58,7 +58,7 @@ def test_people_directory_and_a_person_page(browser, live_server, viewport, labe
     no_overflow(page, f"deactivation at {label} width")
     screenshot(page, f"person-deactivate-{label}")
 
-    for path, name in (("/pods/", "pods"), ("/council/members/", "council-members")):
+    for path, name in (("/pods/", "pods"), ("/council/members/", "council-members"), ("/people/new/", "person-add")):
         page.goto(f"{live_server.url}{path}")
         no_overflow(page, f"{path} at {label} width")
         screenshot(page, f"{name}-{label}")
