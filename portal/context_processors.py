@@ -4,6 +4,7 @@ NAV = [
     ("dashboard", "Dashboard", "dashboard"),
     ("proposals", "Proposals", "proposals:list"),
     ("council", "Council", "proposals:council"),
+    ("people", "People", "people"),
     ("projects", "Projects & Models", "registry:projects"),
     ("deployments", "Deployments", "serving:deployments"),
     ("monitoring", "Monitoring", "observability:monitoring"),

@@ -290,11 +290,48 @@ def _chair_handed_over(e: dict) -> Sentence:
     return Sentence(text)
 
 
+def _from_file(e: dict) -> str:
+    return " from the people file" if (e.get("data") or {}).get("source") == "import_people" else ""
+
+
 def _user_updated(e: dict) -> Sentence:
     changes = (e.get("data") or {}).get("changes") or {}
     fields = listing(k.replace("_", " ") for k in changes)
-    return Sentence(f"{who(e)} updated {e.get('object_repr') or 'the person'} from the people file"
+    return Sentence(f"{who(e)} updated {e.get('object_repr') or 'the person'}{_from_file(e)}"
                     + (f" ({fields})" if fields else ""))
+
+
+_FUNCTION_WORDS = {"pm": "PM", "em": "EM", "ds_manager": "data science manager",
+                   "analytics_manager": "analytics manager", "ml_engineer": "ML engineer",
+                   "ml_infra_engineer": "ML infrastructure engineer"}
+
+
+def _pod_lead_set(e: dict) -> Sentence:
+    function = (e.get("data") or {}).get("function") or ""
+    function = _FUNCTION_WORDS.get(function, function.replace("_", " "))
+    pod = e.get("object_repr") or "the pod"
+    before, after = e.get("from_state") or "", e.get("to_state") or ""
+    if not after:
+        return Sentence(f"{who(e)} left {pod} without a{'n' if function[:1] in 'AEIOU' else ''} {function} lead "
+                        f"(was {person(e, before)}){_from_file(e)}")
+    return Sentence(f"{who(e)} made {person(e, after)} {pod}'s {function} lead"
+                    + (f", taking over from {person(e, before)}" if before else "") + _from_file(e))
+
+
+def _council_member(verb: str):
+    def sentence(e: dict) -> Sentence:
+        data = e.get("data") or {}
+        name = person(e, e.get("to_state") or e.get("from_state") or "")
+        if verb == "added":
+            text = f"{who(e)} added {name} to the Council from {day(data.get('start_date'))}"
+            if data.get("end_date"):
+                text += f" to {day(data['end_date'])}"
+        elif verb == "ended":
+            text = f"{who(e)} ended {name}'s Council membership on {day(data.get('end_date'))}"
+        else:
+            text = f"{who(e)} withdrew {name}'s Council membership before it began"
+        return Sentence(text + _from_file(e))
+    return sentence
 
 
 register("chair.handed_over", _chair_handed_over,
@@ -304,3 +341,10 @@ register("pod.created", lambda e: f"{who(e)} created the pod {e.get('object_repr
 register("user.created", lambda e: f"{who(e)} added {e.get('object_repr') or 'the person'}"
          + (" from the people file" if (e.get("data") or {}).get("source") == "import_people" else ""))
 register("user.updated", _user_updated)
+register("user.deactivated", lambda e: Sentence(
+    f"{who(e)} deactivated {e.get('object_repr') or 'the person'}", quote((e.get("data") or {}).get("reason") or "")))
+register("user.reactivated", lambda e: f"{who(e)} reactivated {e.get('object_repr') or 'the person'}")
+register("pod.lead_set", _pod_lead_set, people=lambda e: [e.get("from_state") or "", e.get("to_state") or ""])
+for _verb in ("added", "ended", "withdrawn"):
+    register(f"council.member_{_verb}", _council_member(_verb),
+             people=lambda e: [e.get("from_state") or "", e.get("to_state") or ""])

@@ -51,12 +51,21 @@ class User(AbstractUser):
         return self.full_name or self.get_full_name() or self.username
 
 
+class PodLeadQuerySet(models.QuerySet):
+    def active(self):
+        """Leads who can still act: a deactivated person keeps the role on record until it is
+        reassigned, but reviews nothing and is waited for by nobody."""
+        return self.filter(user__is_active=True)
+
+
 class PodLead(models.Model):
     """The person who leads one function in one pod."""
 
     pod = models.ForeignKey(Pod, on_delete=models.CASCADE, related_name="leads")
     function = models.CharField(max_length=32, choices=Function.choices)
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="pod_leads")
+
+    objects = PodLeadQuerySet.as_manager()
 
     class Meta:
         ordering = ["pod__name", "function"]

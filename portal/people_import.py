@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
-from django.conf import settings
 from django.core.validators import validate_email
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from portal.errors import DomainError
-from portal.models import ChairTerm, CouncilMembership, Function, Pod, PodLead, User
-from portal.services import audit_record
+from portal.models import CouncilMembership, Function, Pod, PodLead, User
+from portal.people import (
+    chair_handover, council_membership_add, council_membership_end, person_add, person_update,
+    pod_add, pod_lead_set,
+)
+from portal.selectors import chair_term_current
 
 COLUMNS = ("username", "email", "full_name", "function", "pod", "pod_lead", "council", "chair")
 TRUE = {"true", "yes", "1", "y"}
@@ -146,107 +149,101 @@ def people_parse(text: str) -> list[PersonRow]:
     return rows
 
 
-def chair_term_length() -> relativedelta:
-    return relativedelta(months=getattr(settings, "CHAIR_TERM_MONTHS", 12))
+SOURCE = "import_people"
 
 
 @transaction.atomic
 def people_import(*, text: str, actor: User | None = None) -> ImportReport:
+    """Every change goes through the same services as the pages and the API (``portal.people``),
+    so the import is authorised and audited like them; what a service refuses becomes a problem
+    on the row's line, and nothing is imported."""
     rows = people_parse(text)
     report = ImportReport()
     today = timezone.localdate()
     pods: dict[str, Pod] = {p.name.lower(): p for p in Pod.objects.all()}
+    problems: list[str] = []
+    outcome: dict[int, tuple[User, bool, dict]] = {}
     for row in rows:
-        pod = None
-        if row.pod:
-            pod = pods.get(row.pod.lower())
-            if pod is None:
-                pod = Pod.objects.create(name=row.pod)
-                pods[row.pod.lower()] = pod
-                report.pods_created.append(pod.name)
-                audit_record(actor=actor, verb="pod.created", obj=pod, data={"source": "import_people"})
-        user = User.objects.filter(username__iexact=row.username).first()
-        changed: dict[str, list] = {}
-        if user is None:
-            user = User(username=row.username)
-            user.set_unusable_password()
-            created = True
-        else:
-            created = False
-        for attr, value in (("email", row.email), ("full_name", row.full_name), ("function", row.function)):
-            if getattr(user, attr) != value:
-                changed[attr] = [getattr(user, attr), value]
-                setattr(user, attr, value)
-        if (user.pod_id if not created else None) != (pod.pk if pod else None):
-            changed["pod"] = [str(user.pod) if user.pod_id else "", pod.name if pod else ""]
-            user.pod = pod
-        if created or changed:
-            user.save()
+        try:
+            outcome[row.line] = _import_row(row, actor, pods, report, today)
+        except DomainError as refusal:
+            problems.append(f"line {row.line}: {refusal.message}")
+    chair_row = next((r for r in rows if r.chair), None)
+    if chair_row is not None and chair_row.line in outcome:
+        try:
+            _sync_chair(outcome[chair_row.line][0], actor, today, report)
+        except DomainError as refusal:
+            problems.append(f"line {chair_row.line}: {refusal.message}")
+    # Leaving the Council comes after the handover, so that a chair who hands over in the same
+    # file can step down from the Council too.
+    for row in rows:
+        if row.line in outcome and not row.council:
+            try:
+                _leave_council(outcome[row.line][0], actor, today, outcome[row.line][2])
+            except DomainError as refusal:
+                problems.append(f"line {row.line}: {refusal.message}")
+    if problems:
+        raise ImportRejected(problems)
+    for row in rows:
+        user, created, changed = outcome[row.line]
         if created:
             report.created.append(user.username)
-            audit_record(actor=actor, verb="user.created", obj=user, data={"source": "import_people", "function": row.function, "pod": row.pod})
-        _sync_pod_lead(user, pod, row, actor, report, changed)
-        _sync_council(user, row, actor, today, changed)
-        if not created:
-            if changed:
-                report.updated.append(user.username)
-                audit_record(actor=actor, verb="user.updated", obj=user, data={"source": "import_people", "changes": changed})
-            else:
-                report.unchanged.append(user.username)
-    chair_row = next((r for r in rows if r.chair), None)
-    if chair_row is not None:
-        _sync_chair(User.objects.get(username__iexact=chair_row.username), actor, today, report)
+        elif changed:
+            report.updated.append(user.username)
+        else:
+            report.unchanged.append(user.username)
     return report
 
 
-def _sync_pod_lead(user, pod, row, actor, report, changed) -> None:
-    current = list(PodLead.objects.filter(user=user))
-    for lead in current:
+def _import_row(row: PersonRow, actor, pods: dict[str, Pod], report: ImportReport, today: date) -> tuple[User, bool, dict]:
+    pod = None
+    if row.pod:
+        pod = pods.get(row.pod.lower())
+        if pod is None:
+            pod = pod_add(actor=actor, name=row.pod, source=SOURCE)
+            pods[row.pod.lower()] = pod
+            report.pods_created.append(pod.name)
+    user = User.objects.filter(username__iexact=row.username).select_related("pod").first()
+    created = user is None
+    if created:
+        user = person_add(actor=actor, username=row.username, email=row.email, full_name=row.full_name,
+                          function=row.function, pod=pod, source=SOURCE)
+        changed: dict[str, list] = {}
+    else:
+        changed = person_update(actor=actor, user=user, email=row.email, full_name=row.full_name,
+                                function=row.function, pod=pod, source=SOURCE)
+    _sync_pod_lead(user, pod, row, actor, changed)
+    if row.council and not CouncilMembership.objects.active_on(today).filter(user=user).exists():
+        council_membership_add(actor=actor, user=user, start_date=today, source=SOURCE)
+        changed["council"] = [False, True]
+    return user, created, changed
+
+
+def _sync_pod_lead(user, pod, row, actor, changed) -> None:
+    for lead in list(PodLead.objects.filter(user=user).select_related("pod")):
         keep = row.pod_lead and pod is not None and lead.pod_id == pod.pk and lead.function == row.function
         if not keep:
             changed.setdefault("pod_lead_removed", []).append(f"{lead.pod.name}:{lead.function}")
-            lead.delete()
+            pod_lead_set(actor=actor, pod=lead.pod, function=lead.function, user=None, source=SOURCE)
     if row.pod_lead and pod is not None:
         lead = PodLead.objects.filter(pod=pod, function=row.function).select_related("user").first()
-        if lead is None:
-            PodLead.objects.create(pod=pod, function=row.function, user=user)
-            changed.setdefault("pod_lead", [None, f"{pod.name}:{row.function}"])
-        elif lead.user_id != user.pk:
-            changed.setdefault("pod_lead", [lead.user.username, f"{pod.name}:{row.function}"])
-            lead.user = user
-            lead.save(update_fields=["user"])
+        if lead is None or lead.user_id != user.pk:
+            changed.setdefault("pod_lead", [lead.user.username if lead else None, f"{pod.name}:{row.function}"])
+            pod_lead_set(actor=actor, pod=pod, function=row.function, user=user, source=SOURCE)
 
 
-def _sync_council(user, row, actor, today: date, changed) -> None:
+def _leave_council(user, actor, today: date, changed) -> None:
     active = CouncilMembership.objects.active_on(today).filter(user=user).first()
-    if row.council and active is None:
-        CouncilMembership.objects.create(user=user, start_date=today)
-        changed["council"] = [False, True]
-    elif not row.council and active is not None:
+    if active is not None:
         # Off the council from today: the last day served is yesterday (end dates are
         # inclusive). A membership that only began today is withdrawn outright.
-        if active.start_date >= today:
-            active.delete()
-        else:
-            active.end_date = today - relativedelta(days=1)
-            active.save(update_fields=["end_date"])
+        council_membership_end(actor=actor, membership=active, end_date=today - relativedelta(days=1), source=SOURCE)
         changed["council"] = [True, False]
 
 
 def _sync_chair(user, actor, today: date, report: ImportReport) -> None:
-    current = ChairTerm.objects.active_on(today).order_by("-start_date", "-id").first()
+    current = chair_term_current(day=today)
     if current is not None and current.user_id == user.pk:
         return
-    if current is not None:
-        current.end_date = max(current.start_date, today - relativedelta(days=1))
-        current.save(update_fields=["end_date"])
-    term = ChairTerm.objects.create(user=user, start_date=today, end_date=today + chair_term_length() - relativedelta(days=1))
-    audit_record(
-        actor=actor,
-        verb="chair.handed_over",
-        obj=term,
-        from_state=current.user.username if current else "",
-        to_state=user.username,
-        data={"source": "import_people", "end_date": term.end_date.isoformat()},
-    )
+    term = chair_handover(actor=actor, to_user=user, from_date=today, source=SOURCE)
     report.changes.append(f"{user.username} is chair until {term.end_date:%Y-%m-%d}")

@@ -74,3 +74,57 @@ def notification_preferences_for(*, user: User) -> dict[str, str]:
     """How ``user`` gets each kind, their choice or the default, in the kinds' order."""
     chosen = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "channel"))
     return {kind: chosen.get(kind, DEFAULT_CHANNELS[kind]) for kind in NotificationKind.values}
+
+
+# --- people and pods ------------------------------------------------------------------------------
+
+def person_list(*, q: str = "", active: str = "active", function: str = "", pod: str = "") -> QuerySet[User]:
+    """People for the directory: ``q`` matches name, username, email, function (as written or its
+    label) and pod; ``active`` is ``active``, ``inactive`` or ``all``. Each row comes with its pod,
+    its pod leads and whether it is on the Council today, in a fixed number of queries."""
+    from django.db.models import Exists, OuterRef, Prefetch, Q
+
+    from portal.models import Function, PodLead
+
+    qs = User.objects.select_related("pod").prefetch_related(
+        Prefetch("pod_leads", queryset=PodLead.objects.select_related("pod").order_by("pod__name", "function"))
+    ).annotate(on_council=Exists(CouncilMembership.objects.active_on().filter(user=OuterRef("pk"))))
+    if active == "active":
+        qs = qs.filter(is_active=True)
+    elif active == "inactive":
+        qs = qs.filter(is_active=False)
+    if function:
+        qs = qs.filter(function=function)
+    if pod:
+        qs = qs.filter(pod__name=pod)
+    for word in q.split():
+        functions = [value for value, label in Function.choices if word.lower() in label.lower() or word.lower() in value]
+        qs = qs.filter(Q(full_name__icontains=word) | Q(username__icontains=word) | Q(email__icontains=word)
+                       | Q(pod__name__icontains=word) | Q(function__in=functions))
+    return qs.order_by("full_name", "username")
+
+
+def person_get(*, username: str) -> User:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(User.objects.select_related("pod"), username=username)
+
+
+def pod_list() -> QuerySet:
+    from django.db.models import Count, Prefetch, Q
+
+    from portal.models import Pod, PodLead
+
+    return Pod.objects.annotate(member_count=Count("members", filter=Q(members__is_active=True))).prefetch_related(
+        Prefetch("leads", queryset=PodLead.objects.select_related("user").order_by("function"))
+    ).order_by("name")
+
+
+def council_membership_list(*, include_past: bool = False) -> QuerySet[CouncilMembership]:
+    """Current and future memberships (and past ones when asked), soonest start first."""
+    qs = CouncilMembership.objects.select_related("user")
+    if not include_past:
+        from django.db.models import Q
+
+        qs = qs.filter(Q(end_date__isnull=True) | Q(end_date__gte=timezone.localdate()))
+    return qs.order_by("start_date", "user__full_name", "id")

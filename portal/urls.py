@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from portal import views
+from portal import people_api, people_views, views
 from observability import api as observability_api
 from portal.api import AuditEventListApi, MyNotificationListApi, MyNotificationReadApi
 from proposals import api as proposals_api
@@ -29,6 +29,14 @@ api_v1 = [
     path("meetings/<id:meeting_id>/", proposals_api.MeetingDetailApi.as_view(), name="meeting-detail"),
     path("meetings/<id:meeting_id>/publish-minutes/", proposals_api.MeetingPublishMinutesApi.as_view(), name="meeting-publish-minutes"),
     path("notifications/", proposals_api.NotificationListApi.as_view(), name="notification-list"),
+    path("people/", people_api.PersonListApi.as_view(), name="person-list"),
+    path("people/<str:username>/", people_api.PersonDetailApi.as_view(), name="person-detail"),
+    path("people/<str:username>/deactivate/", people_api.PersonDeactivateApi.as_view(), name="person-deactivate"),
+    path("people/<str:username>/reactivate/", people_api.PersonReactivateApi.as_view(), name="person-reactivate"),
+    path("pods/", people_api.PodListApi.as_view(), name="pod-list"),
+    path("pods/<id:pod_id>/", people_api.PodDetailApi.as_view(), name="pod-detail"),
+    path("council/", people_api.CouncilApi.as_view(), name="council"),
+    path("council/chair/", people_api.CouncilChairApi.as_view(), name="council-chair"),
     path("me/notifications/", MyNotificationListApi.as_view(), name="my-notification-list"),
     path("me/notifications/read/", MyNotificationReadApi.as_view(), name="my-notification-read"),
     path("projects/", registry_api.ProjectListApi.as_view(), name="project-list"),
@@ -78,6 +86,15 @@ urlpatterns = [
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/preferences/", views.notification_preferences, name="notification_preferences"),
     path("notifications/<id:notification_id>/open/", views.notification_open, name="notification_open"),
+    path("people/", people_views.person_list_view, name="people"),
+    path("people/new/", people_views.person_create, name="person_create"),
+    path("people/<str:username>/", people_views.person_detail, name="person_detail"),
+    path("people/<str:username>/edit/", people_views.person_edit, name="person_edit"),
+    path("people/<str:username>/deactivate/", people_views.person_deactivate, name="person_deactivate"),
+    path("people/<str:username>/reactivate/", people_views.person_reactivate, name="person_reactivate"),
+    path("pods/", people_views.pod_list_view, name="pods"),
+    path("pods/<id:pod_id>/leads/", people_views.pod_leads_edit, name="pod_leads_edit"),
+    path("council/members/", people_views.council_members, name="council_members"),
     path("", include("proposals.urls")),
     path("projects/", include("registry.urls")),
     path("deployments/", include("serving.urls")),

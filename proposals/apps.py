@@ -6,10 +6,13 @@ class ProposalsConfig(AppConfig):
     verbose_name = "Proposals and ML Council"
 
     def ready(self) -> None:
+        from portal import duties
         from proposals import history
+        from proposals.selectors import open_duties_of
         from workers import kinds
 
         history.register()
+        duties.register("proposals", open_duties_of)
 
         kinds.register("minutes_send", label="Minutes email", queue="default",
                        handler="proposals.minutes.minutes_send_run")

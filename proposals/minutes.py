@@ -28,7 +28,7 @@ def minutes_recipients(meeting: Meeting) -> dict[str, User | None]:
             continue
         add(proposal.author)
         add(proposal.technical_lead)
-        for lead in PodLead.objects.filter(pod_id=proposal.pod_id).select_related("user"):
+        for lead in PodLead.objects.active().filter(pod_id=proposal.pod_id).select_related("user"):
             add(lead.user)
         for watcher in proposal.watchers.all():
             add(watcher)

@@ -48,7 +48,7 @@ def _names(users) -> str:
 
 
 def _pod_reviewers(proposal: Proposal) -> list[User]:
-    leads = (PodLead.objects.filter(pod_id=proposal.pod_id, function__in=LEAD_FUNCTIONS)
+    leads = (PodLead.objects.active().filter(pod_id=proposal.pod_id, function__in=LEAD_FUNCTIONS)
              .select_related("user").order_by("function"))
     people: dict[int, User] = {}
     for lead in leads:

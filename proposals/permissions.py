@@ -33,6 +33,8 @@ class Answer(NamedTuple):
 
 
 YES = Answer(True)
+# Whatever roles remain on record until someone reassigns them.
+DEACTIVATED = Answer(False, "Deactivated people no longer review or vote.")
 
 
 def enforce(answer: Answer, *, state: str = "", allowed_actions: list[str] | None = None) -> None:
@@ -69,12 +71,12 @@ def required_lead_functions(pod) -> list[str]:
     analytics manager that the pod has a lead for."""
     if pod is None:
         return []
-    have = set(PodLead.objects.filter(pod=pod, function__in=LEAD_FUNCTIONS).values_list("function", flat=True))
+    have = set(PodLead.objects.active().filter(pod=pod, function__in=LEAD_FUNCTIONS).values_list("function", flat=True))
     return [f.value for f in LEAD_FUNCTIONS if f.value in have]
 
 
 def lead_functions_of(user: User, pod) -> list[str]:
-    if pod is None or not user.is_authenticated:
+    if pod is None or not user.is_authenticated or not user.is_active:
         return []
     return list(PodLead.objects.filter(pod=pod, user=user, function__in=LEAD_FUNCTIONS).values_list("function", flat=True))
 
@@ -93,7 +95,8 @@ def pod_review_functions_owed_many(user: User, proposals: list[Proposal]) -> dic
     if not proposals or not user.is_authenticated:
         return {}
     pods = {p.pod_id for p in proposals if p.pod_id}
-    leads = list(PodLead.objects.filter(pod_id__in=pods, function__in=LEAD_FUNCTIONS).values_list("pod_id", "function", "user_id"))
+    leads = list(PodLead.objects.active().filter(pod_id__in=pods, function__in=LEAD_FUNCTIONS)
+                 .values_list("pod_id", "function", "user_id"))
     required = {pod: {f for p, f, _ in leads if p == pod} for pod in pods}
     mine = {pod: {f for p, f, u in leads if p == pod and u == user.pk} for pod in pods}
     done: dict[tuple[int, int], set[str]] = {}
@@ -148,6 +151,8 @@ def can_withdraw(user: User, proposal: Proposal) -> Answer:
 
 def can_pod_review(user: User, proposal: Proposal) -> Answer:
     """A required lead of the pod, with at least one of their functions still owing this round's review."""
+    if not user.is_active:
+        return DEACTIVATED
     mine = set(lead_functions_of(user, proposal.pod)) & set(required_lead_functions(proposal.pod))
     if not mine:
         pod = f"the {proposal.pod.name} pod" if proposal.pod_id else "its pod"
@@ -158,6 +163,8 @@ def can_pod_review(user: User, proposal: Proposal) -> Answer:
 
 
 def can_vote(user: User) -> Answer:
+    if not user.is_active:
+        return DEACTIVATED
     if is_council_member(user):
         return YES
     return Answer(False, "Only ML Council members vote.")

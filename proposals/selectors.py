@@ -146,7 +146,7 @@ def pod_names() -> list[str]:
 def pod_leads_by_function(*, pod, functions) -> dict[str, User]:
     from portal.models import PodLead
 
-    return {lead.function: lead.user for lead in PodLead.objects.filter(pod=pod, function__in=functions).select_related("user")}
+    return {lead.function: lead.user for lead in PodLead.objects.active().filter(pod=pod, function__in=functions).select_related("user")}
 
 
 def vote_item_list(*, proposal: Proposal) -> list[AgendaItem]:
@@ -203,7 +203,7 @@ def _waiting_for(proposals: list[Proposal], user: User) -> dict[int, str]:
 
     in_review = [p for p in proposals if p.state == ProposalState.POD_REVIEW]
     pods = {p.pod_id for p in in_review if p.pod_id}
-    leads = list(PodLead.objects.filter(pod_id__in=pods, function__in=LEAD_FUNCTIONS)
+    leads = list(PodLead.objects.active().filter(pod_id__in=pods, function__in=LEAD_FUNCTIONS)
                  .values_list("pod_id", "function", "user__full_name", "user__username"))
     done: dict[tuple[int, int], set[str]] = {}
     for proposal_id, round_, function in PodReview.objects.filter(proposal__in=in_review).values_list(
@@ -275,3 +275,40 @@ def revision_history(*, proposal_ids) -> dict[int, list[tuple[int, object]]]:
             "number").values_list("proposal_id", "number", "created_at"):
         history.setdefault(proposal_id, []).append((number, created_at))
     return history
+
+
+def open_duties_of(user: User) -> list:
+    """The proposals' duties ``user`` holds, active or not (``portal.duties``): the pod reviews of
+    this round they owe as a pod lead, the open proposals they lead technically, and the open
+    Council votes they have not cast while on the Council."""
+    from django.urls import reverse
+
+    from portal.duties import Duty
+    from portal.models import LEAD_FUNCTIONS, CouncilMembership, Function, PodLead
+
+    labels = dict(Function.choices)
+    duties = []
+    mine = list(PodLead.objects.filter(user=user, function__in=LEAD_FUNCTIONS).values_list("pod_id", "function"))
+    if mine:
+        in_review = list(Proposal.objects.filter(state=ProposalState.POD_REVIEW, pod_id__in={p for p, _ in mine})
+                         .order_by("title", "id"))
+        done: dict[int, set[str]] = {}
+        for proposal_id, round_, function in PodReview.objects.filter(proposal__in=in_review).values_list(
+                "proposal_id", "review_round", "function"):
+            done.setdefault((proposal_id, round_), set()).add(function)
+        for proposal in in_review:
+            owed = [f for p, f in mine if p == proposal.pod_id and f not in done.get((proposal.pk, proposal.review_round), set())]
+            if owed:
+                duties.append(Duty("pod_review", "Pod review owed", proposal.title,
+                                   reverse("proposals:detail", args=[proposal.pk]),
+                                   "as " + ", ".join(labels.get(f, f) for f in owed) + " lead"))
+    for proposal in Proposal.objects.open().filter(technical_lead=user).order_by("title", "id"):
+        duties.append(Duty("technical_lead", "Technical lead", proposal.title,
+                           reverse("proposals:detail", args=[proposal.pk]), proposal.get_state_display()))
+    if CouncilMembership.objects.active_on().filter(user=user).exists():
+        voted = Vote.objects.filter(voter=user, item__vote_open=True).values("item_id")
+        for item in (AgendaItem.objects.filter(vote_open=True, proposal__state=ProposalState.COUNCIL_REVIEW)
+                     .exclude(id__in=voted).select_related("proposal", "meeting").order_by("meeting__scheduled_for", "position")):
+            duties.append(Duty("vote", "Council vote open", item.proposal.title,
+                               reverse("proposals:detail", args=[item.proposal_id]), f"at {item.meeting}"))
+    return duties

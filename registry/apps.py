@@ -7,6 +7,7 @@ class RegistryConfig(AppConfig):
     verbose_name = "Registry"
 
     def ready(self) -> None:
+        from portal import duties
         from proposals.signals import proposal_approved
         from registry import history
         from registry.receivers import on_migrated, on_proposal_approved
@@ -25,6 +26,7 @@ class RegistryConfig(AppConfig):
                        handler="registry.jobs.registered_model_setup_run", system=True)
         register_probe("mlflow", _probe_mlflow)
         history.register()
+        duties.register("registry", _open_duties_of)
 
         proposal_approved.connect(on_proposal_approved, dispatch_uid="registry.project_create_for_proposal")
         post_migrate.connect(on_migrated, sender=self, dispatch_uid="registry.mlflow_store_initialise")
@@ -34,3 +36,9 @@ def _probe_mlflow() -> str:
     from registry import mlflow_client
 
     return mlflow_client.ping()
+
+
+def _open_duties_of(user):
+    from registry.selectors import open_duties_of
+
+    return open_duties_of(user)

@@ -419,3 +419,15 @@ def model_version_run(*, version: ModelVersion) -> RunDetails:
         logger.warning("could not read MLflow run %s of %s", version.mlflow_run_id, version, exc_info=True)
         first_line = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
         return RunDetails(run_id=version.mlflow_run_id, error=f"MLflow could not be read: {first_line}")
+
+
+def open_duties_of(user) -> list:
+    """The active ML projects ``user`` owns (``portal.duties``): someone must take them over."""
+    from django.urls import reverse
+
+    from portal.duties import Duty
+    from registry.models import ProjectState
+
+    return [Duty("project_owner", "Project owner", project.title or project.name,
+                 reverse("registry:project_detail", args=[project.pk]))
+            for project in MLProject.objects.filter(owner=user, state=ProjectState.ACTIVE).order_by("title", "id")]

@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.models import AuditEvent, Function, Notification, NotificationState
-from portal.tests.factories import PodFactory, PodLeadFactory, UserFactory
+from portal.tests.factories import CouncilMembershipFactory, PodFactory, PodLeadFactory, UserFactory
 from proposals.models import (
     AgendaItem, ItemKind, Meeting, MeetingState, PodReview, Proposal, ProposalKind, ProposalState, TeamMember, Vote,
 )
@@ -202,6 +202,26 @@ def project_row(org: Org) -> MLProject:
         for number in (1, 2):
             version_row(model, config, number)
     return project
+
+
+# --- people ---------------------------------------------------------------------------------
+
+def test_people_list_page(org):
+    """People of one pod, each with their pod, the pods they lead and whether they are on the Council."""
+    pod = PodFactory(name="Roster")
+    functions = [Function.PM, Function.EM, Function.DS_MANAGER, Function.ANALYTICS_MANAGER]
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            row = _row()
+            user = UserFactory(username=f"roster{_n()}", pod=pod, function=functions[row % 4])
+            if row % 2:
+                PodLeadFactory(pod=PodFactory(name=f"Led pod {_n()}"), function=user.function, user=user)
+            if row % 3 == 0:
+                CouncilMembershipFactory(user=user)
+
+    assert_constant_queries(client_for(org.outsider), "/people/?pod=Roster", add,
+                            links(r'href="/people/(roster\d+)/"'), page_size=HTML_PAGE_SIZE)
 
 
 # --- proposals ------------------------------------------------------------------------------
