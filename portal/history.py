@@ -301,6 +301,22 @@ register("chair.handed_over", _chair_handed_over,
          people=lambda e: [e.get("from_state") or "", e.get("to_state") or ""])
 register("pod.created", lambda e: f"{who(e)} created the pod {e.get('object_repr') or ''}".rstrip()
          + (" from the people file" if (e.get("data") or {}).get("source") == "import_people" else ""))
+_USER_SOURCES = {"import_people": " from the people file", "single_sign_on": " at their first single sign-on"}
 register("user.created", lambda e: f"{who(e)} added {e.get('object_repr') or 'the person'}"
-         + (" from the people file" if (e.get("data") or {}).get("source") == "import_people" else ""))
+         + _USER_SOURCES.get((e.get("data") or {}).get("source"), ""))
 register("user.updated", _user_updated)
+
+
+def _sign_in_method(e: dict) -> str:
+    return "single sign-on" if (e.get("data") or {}).get("method") == "single_sign_on" else "a password"
+
+
+def _from_address(e: dict) -> str:
+    address = (e.get("data") or {}).get("address")
+    return f" from {address}" if address else ""
+
+
+register("user.signed_in", lambda e: f"{who(e)} signed in with {_sign_in_method(e)}{_from_address(e)}")
+register("user.signed_out", lambda e: f"{who(e)} signed out{_from_address(e)}")
+register("user.sign_in_failed", lambda e: f"A sign-in as {(e.get('data') or {}).get('username') or e.get('object_repr') or 'an unknown person'} "
+                                          f"with {_sign_in_method(e)} failed{_from_address(e)}")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.models import (
@@ -74,3 +74,14 @@ def notification_preferences_for(*, user: User) -> dict[str, str]:
     """How ``user`` gets each kind, their choice or the default, in the kinds' order."""
     chosen = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "channel"))
     return {kind: chosen.get(kind, DEFAULT_CHANNELS[kind]) for kind in NotificationKind.values}
+
+
+def people_matching_sign_in(*, username: str, email: str, limit: int = 3) -> list[User]:
+    """The accounts a single sign-on names: the one with its username, the one with its email
+    (either, case-insensitive). More than one means the people file disagrees with the provider."""
+    match = Q(pk__in=[])
+    if username:
+        match |= Q(username__iexact=username)
+    if email:
+        match |= Q(email__iexact=email)
+    return list(User.objects.filter(match).order_by("pk")[:limit])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 from portal.models import AuditEvent, User
 
@@ -31,3 +31,35 @@ def audit_record(
         to_state=to_state or "",
         data=data or {},
     )
+
+
+# --- signing in ---------------------------------------------------------------------------------
+# Called from the auth signals (portal.signals): every sign-in, refusal and sign-out is audited.
+
+def sign_in_record(*, user: User, method: str, address: str) -> AuditEvent:
+    return audit_record(actor=user, verb="user.signed_in", obj=user, data={"method": method, "address": address})
+
+
+def sign_in_failed_record(*, username: str, method: str, address: str, reason: str = "") -> AuditEvent:
+    """A refused sign-in, against the account it named when there is one."""
+    data = {"method": method, "address": address, "username": username, "reason": reason}
+    user = User.objects.filter(username__iexact=username).first() if username else None
+    if user is not None:
+        return audit_record(actor=None, verb="user.sign_in_failed", obj=user, data=data)
+    return AuditEvent.objects.create(actor=None, verb="user.sign_in_failed", object_type="user", object_id="",
+                                     object_repr=username[:200], data=data)
+
+
+def sign_out_record(*, user: User, address: str) -> AuditEvent:
+    return audit_record(actor=user, verb="user.signed_out", obj=user, data={"address": address})
+
+
+def user_create_from_sign_in(*, username: str, email: str, full_name: str = "") -> User:
+    """A person the identity provider vouches for and the people file does not know yet
+    (only with OIDC_CREATE_USERS=true). No password: they sign in through the provider."""
+    with transaction.atomic():
+        user = User(username=username[:150], email=email, full_name=full_name[:200])
+        user.set_unusable_password()
+        user.save()
+        audit_record(actor=None, verb="user.created", obj=user, data={"source": "single_sign_on"})
+    return user

@@ -1,0 +1,35 @@
+"""Prepare the provider's database: tables, a fresh RSA signing key, the portal as a
+confidential client, and the people who can sign in (all with the password "pw").
+
+    python -m tests.oidc_provider.prepare CLIENT_ID CLIENT_SECRET REDIRECT_URI USERNAME:EMAIL...
+"""
+
+import os
+import sys
+
+
+def main(client_id: str, client_secret: str, redirect_uri: str, *people: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.oidc_provider.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    from oidc_provider.models import Client, ResponseType
+
+    call_command("migrate", verbosity=0)
+    call_command("creatersakey")
+    client = Client.objects.create(
+        name="ML Council Portal", client_type="confidential", client_id=client_id,
+        client_secret=client_secret, jwt_alg="RS256", require_consent=True, reuse_consent=False,
+        _redirect_uris=redirect_uri, _scope="openid email profile",
+    )
+    client.response_types.set([ResponseType.objects.get(value="code")])
+    for person in people:
+        username, email = person.split(":", 1)
+        User.objects.create_user(username, email=email, password="pw")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
