@@ -17,6 +17,13 @@ def client_address(request: HttpRequest | None) -> str:
     return request.META.get("REMOTE_ADDR", "") or ""
 
 
+def throttle_exempt(request: HttpRequest | None, credentials: dict | None = None) -> bool:
+    """Single sign-on callbacks are not throttled here: no password is tried on the portal (the
+    provider throttles its own form), and a refusal names no username, so counting them would lock
+    every person behind one address out of single sign-on after a few strangers were refused."""
+    return getattr(getattr(request, "resolver_match", None), "url_name", None) == "oidc_callback"
+
+
 class ThrottleBackend(AxesStandaloneBackend):
     """django-axes' lockout check. A sign-in with no request (the shell, the test client's
     ``login()``) did not come over the network, so there is no address to throttle."""

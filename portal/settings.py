@@ -335,6 +335,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.views.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "portal.auth.client_address"
+AXES_WHITELIST_CALLABLE = "portal.auth.throttle_exempt"
 AXES_VERBOSE = False
 
 # --- email -----------------------------------------------------------------------------

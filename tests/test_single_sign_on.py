@@ -265,3 +265,16 @@ def test_with_oidc_create_users_an_unknown_person_gets_an_account(sso, live_serv
     assert stranger.email == "stranger@elsewhere.example" and not stranger.has_usable_password()
     assert AuditEvent.objects.get(verb="user.signed_in").actor == stranger
     assert AuditEvent.objects.get(verb="user.created", object_id=str(stranger.pk)).data == {"source": "single_sign_on"}
+
+
+def test_strangers_refused_at_one_address_do_not_lock_single_sign_on_for_everyone_there(sso, live_server, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    UserFactory(username="alice", email="alice@example.com", full_name="Alice Chen")
+    for _ in range(3):
+        stranger = requests.Session()
+        assert _authorize(stranger, _to_provider_consent(stranger, live_server.url, "stranger")).status_code == 403
+
+    session = requests.Session()
+    _authorize(session, _to_provider_consent(session, live_server.url, "alice"))
+
+    assert "Alice Chen" in _visible(session.get(f"{live_server.url}/"))
