@@ -293,7 +293,9 @@ def _chair_handed_over(e: dict) -> Sentence:
 def _user_updated(e: dict) -> Sentence:
     changes = (e.get("data") or {}).get("changes") or {}
     fields = listing(k.replace("_", " ") for k in changes)
-    return Sentence(f"{who(e)} updated {e.get('object_repr') or 'the person'} from the people file"
+    source = {"import_people": " from the people file", "single_sign_on": " from the identity provider's groups"}.get(
+        (e.get("data") or {}).get("source"), "")
+    return Sentence(f"{who(e)} updated {e.get('object_repr') or 'the person'}{source}"
                     + (f" ({fields})" if fields else ""))
 
 

@@ -26,7 +26,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from portal.selectors import people_matching_sign_in
-from portal.services import user_create_from_sign_in
+from portal.services import roles_sync_from_groups, user_create_from_sign_in
 
 log = logging.getLogger(__name__)
 
@@ -200,13 +200,26 @@ class OIDCBackend(OIDCAuthenticationBackend):
         if len(people) > 1:
             return refuse(self.request, "ambiguous", who)
         if people:
-            if not people[0].is_active:
+            user = people[0]
+            if not user.is_active:
                 return refuse(self.request, "inactive", who)
-            return people[0]
-        if not settings.OIDC_CREATE_USERS or not (username or email):
+        elif not settings.OIDC_CREATE_USERS or not (username or email):
             return refuse(self.request, "unknown_person", who)
-        return user_create_from_sign_in(username=username or email, email=email,
-                                        full_name=str(claims.get("name") or ""))
+        else:
+            user = user_create_from_sign_in(username=username or email, email=email,
+                                            full_name=str(claims.get("name") or ""))
+        if settings.OIDC_GROUPS_CLAIM:
+            roles_sync_from_groups(user=user, groups=_groups(claims, payload))
+        return user
+
+
+def _groups(claims: dict, payload: dict) -> list[str]:
+    """The groups claim, from userinfo or else the ID token. Missing means no groups: a person
+    taken out of every group must lose their roles, so the provider has to send the claim."""
+    value = claims.get(settings.OIDC_GROUPS_CLAIM, payload.get(settings.OIDC_GROUPS_CLAIM))
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -220,6 +233,12 @@ class SignInStart(OIDCAuthenticationRequestView):
     @property
     def OIDC_OP_AUTH_ENDPOINT(self) -> str:  # noqa: N802
         return endpoints()["authorization_endpoint"]
+
+    @staticmethod
+    def get_settings(attr, *args):
+        if attr == "OIDC_RP_SCOPES":
+            return settings.OIDC_SCOPES
+        return OIDCAuthenticationRequestView.get_settings(attr, *args)
 
     @property
     def OIDC_RP_CLIENT_ID(self) -> str:  # noqa: N802

@@ -300,6 +300,11 @@ OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
 # An unknown person is refused unless this is on; then a portal account is made for them.
 OIDC_CREATE_USERS = env.bool("OIDC_CREATE_USERS", default=False)
 OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+# Council membership and pod leads kept in step with the provider's groups at each sign-in
+# (README, "Single sign-on"); off while OIDC_GROUPS_CLAIM is unset.
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="")
+OIDC_COUNCIL_GROUP = env.str("OIDC_COUNCIL_GROUP", default="ml-council")
+OIDC_POD_LEAD_GROUP_PREFIX = env.str("OIDC_POD_LEAD_GROUP_PREFIX", default="pod-lead:")
 OIDC_ENABLED = bool(OIDC_CLIENT_ID)
 if OIDC_ENABLED:
     _explicit = (OIDC_AUTHORIZATION_ENDPOINT, OIDC_TOKEN_ENDPOINT, OIDC_USERINFO_ENDPOINT, OIDC_JWKS_URI)
@@ -313,7 +318,6 @@ if OIDC_ENABLED:
 elif OIDC_ISSUER:
     raise ImproperlyConfigured("OIDC_ISSUER is set but OIDC_CLIENT_ID is not: register the portal with the provider.")
 # What mozilla-django-oidc reads itself (the request and callback views).
-OIDC_RP_SCOPES = OIDC_SCOPES
 OIDC_USE_PKCE = True
 OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_callback"
 

@@ -22,8 +22,8 @@ pytest.importorskip("oidc_provider", reason="django-oidc-provider is not install
 import requests  # noqa: E402
 from conftest import _die_with_parent  # noqa: E402
 
-from portal.models import AuditEvent, User  # noqa: E402
-from portal.tests.factories import UserFactory  # noqa: E402
+from portal.models import AuditEvent, CouncilMembership, PodLead, User  # noqa: E402
+from portal.tests.factories import CouncilMembershipFactory, PodFactory, PodLeadFactory, UserFactory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "ml-council-portal"
@@ -32,6 +32,7 @@ PROVIDER_PEOPLE = [
     "alice:alice@example.com",
     "latecomer:latecomer@example.com",
     "stranger:stranger@elsewhere.example",
+    "carol:carol@example.com:ml-council,pod-lead:Delivery:ds_manager,pod-lead:Nowhere:pm,staff",
 ]
 
 pytestmark = pytest.mark.integration
@@ -278,3 +279,48 @@ def test_strangers_refused_at_one_address_do_not_lock_single_sign_on_for_everyon
     _authorize(session, _to_provider_consent(session, live_server.url, "alice"))
 
     assert "Alice Chen" in _visible(session.get(f"{live_server.url}/"))
+
+
+@pytest.fixture
+def sso_groups(sso, settings):
+    settings.OIDC_SCOPES = "openid email profile groups"
+    settings.OIDC_GROUPS_CLAIM = "groups"
+    return sso
+
+
+def test_the_providers_groups_put_a_person_on_the_council_and_make_them_a_pod_lead(sso_groups, live_server):
+    # At the provider carol is in ml-council, pod-lead:Delivery:ds_manager, a group for a pod the
+    # portal has not got, and an unrelated group.
+    delivery, payments = PodFactory(name="Delivery"), PodFactory(name="Payments")
+    carol = UserFactory(username="carol", email="carol@example.com", full_name="Carol Diaz")
+    dan = UserFactory(username="dan")
+    PodLeadFactory(pod=delivery, function="ds_manager", user=dan)
+    PodLeadFactory(pod=payments, function="pm", user=carol)
+    session = requests.Session()
+
+    _authorize(session, _to_provider_consent(session, live_server.url, "carol"))
+
+    assert "Carol Diaz" in _visible(session.get(f"{live_server.url}/"))
+    assert CouncilMembership.objects.active_on().filter(user=carol).exists()
+    assert list(PodLead.objects.filter(user=carol).values_list("pod__name", "function")) == [("Delivery", "ds_manager")]
+    assert not PodLead.objects.filter(user=dan).exists()
+    updated = AuditEvent.objects.get(verb="user.updated", object_id=str(carol.pk))
+    assert updated.data == {"source": "single_sign_on", "changes": {
+        "council": [False, True], "pod_lead_removed": ["Payments:pm"], "pod_lead": ["Delivery:ds_manager"]}}
+
+
+def test_a_person_in_no_council_group_leaves_the_council_at_sign_in(sso_groups, live_server):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    alice = UserFactory(username="alice", email="alice@example.com")
+    CouncilMembershipFactory(user=alice, start_date=today - dt.timedelta(days=30))
+    session = requests.Session()
+
+    _authorize(session, _to_provider_consent(session, live_server.url, "alice"))
+
+    assert AuditEvent.objects.filter(verb="user.signed_in", actor=alice).exists()
+    assert not CouncilMembership.objects.active_on().filter(user=alice).exists()
+    assert CouncilMembership.objects.get(user=alice).end_date == today - dt.timedelta(days=1)

@@ -8,8 +8,9 @@ import time
 import pytest
 from django.test import Client
 
-from portal.models import AuditEvent
-from portal.tests.factories import UserFactory
+from portal.models import AuditEvent, CouncilMembership
+from portal.services import roles_sync_from_groups
+from portal.tests.factories import ChairTermFactory, CouncilMembershipFactory, UserFactory
 from portal.tests.fixtures import text_of
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +123,17 @@ def test_a_session_ends_after_its_idle_time_and_each_request_extends_it(settings
     time.sleep(5)
     response = client.get("/")
     assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+
+
+def test_the_chair_stays_on_the_council_when_the_providers_groups_leave_them_out(settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    start = timezone.localdate() - dt.timedelta(days=30)
+    grace = UserFactory(username="grace")
+    CouncilMembershipFactory(user=grace, start_date=start)
+    ChairTermFactory(user=grace, start_date=start)
+
+    assert roles_sync_from_groups(user=grace, groups=["staff"]) == {}
+    assert CouncilMembership.objects.active_on().filter(user=grace).exists()

@@ -41,6 +41,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 OIDC_USERINFO = "tests.oidc_provider.settings.userinfo"
 OIDC_IDTOKEN_PROCESSING_HOOK = "tests.oidc_provider.settings.idtoken_hook"
 OIDC_IDTOKEN_EXPIRE = 600
+OIDC_EXTRA_SCOPE_CLAIMS = "tests.oidc_provider.claims.GroupClaims"
 
 # People whose ID tokens this provider signs already expired, as a provider whose clock runs
 # far ahead would: the portal must refuse them.
