@@ -137,3 +137,14 @@ def test_the_chair_stays_on_the_council_when_the_providers_groups_leave_them_out
 
     assert roles_sync_from_groups(user=grace, groups=["staff"]) == {}
     assert CouncilMembership.objects.active_on().filter(user=grace).exists()
+
+
+def test_the_history_tells_sign_ins_in_words():
+    from portal import history
+
+    signed_in = {"verb": "user.signed_in", "actor": "Alice Chen", "data": {"method": "single_sign_on", "address": "10.1.2.3"}}
+    failed = {"verb": "user.sign_in_failed", "actor": "", "object_repr": "alice",
+              "data": {"method": "password", "address": "10.1.2.3", "username": "alice"}}
+
+    assert str(history.sentence(signed_in)) == "Alice Chen signed in with single sign-on from 10.1.2.3"
+    assert str(history.sentence(failed)) == "A sign-in as alice with a password failed from 10.1.2.3"
