@@ -16,7 +16,7 @@ from typing import Any
 import jwt
 import requests
 from django.conf import settings
-from django.contrib.auth import user_login_failed
+from django.contrib.auth import get_user_model, user_login_failed
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -99,6 +99,8 @@ REFUSALS: dict[str, tuple[int, str]] = {
                         "administrator if it happens again."),
     "state": (400, "This sign-in was not started from this browser, was already used, or was altered on "
                    "the way. Start again from the sign-in page."),
+    "exchange": (403, "{provider} refused to finish this sign-in (its code may have expired or been used "
+                      "already). Start again from the sign-in page."),
     "provider_error": (403, "{provider} did not sign you in ({who})."),
     "unavailable": (503, "{provider} cannot be reached right now. Try again in a few minutes."),
 }
@@ -128,8 +130,6 @@ class OIDCBackend(OIDCAuthenticationBackend):
     def __init__(self, *args, **kwargs):
         # The library reads the endpoints here; they are resolved on use instead, so a password
         # sign-in never waits for (or fails on) the provider.
-        from django.contrib.auth import get_user_model
-
         self.UserModel = get_user_model()
 
     @property
@@ -165,9 +165,12 @@ class OIDCBackend(OIDCAuthenticationBackend):
             return super().authenticate(request, **kwargs)
         except jwt.ExpiredSignatureError:
             return refuse(request, "expired")
-        except (jwt.InvalidTokenError, SuspiciousOperation) as exc:
+        except (jwt.PyJWTError, SuspiciousOperation) as exc:
             log.warning("single sign-on: ID token refused: %s", exc)
             return refuse(request, "unverified")
+        except requests.HTTPError as exc:
+            log.warning("single sign-on: the provider answered %s", exc)
+            return refuse(request, "exchange")
         except (ProviderUnavailable, requests.RequestException) as exc:
             log.warning("single sign-on: provider unreachable: %s", exc)
             return refuse(request, "unavailable")

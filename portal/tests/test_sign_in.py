@@ -148,3 +148,20 @@ def test_the_history_tells_sign_ins_in_words():
 
     assert str(history.sentence(signed_in)) == "Alice Chen signed in with single sign-on from 10.1.2.3"
     assert str(history.sentence(failed)) == "A sign-in as alice with a password failed from 10.1.2.3"
+
+
+def test_a_provider_that_cannot_be_reached_gets_a_clear_page_not_an_error(settings):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.OIDC_ENABLED = True
+    settings.OIDC_ISSUER = f"http://127.0.0.1:{port}/openid"
+    settings.OIDC_CLIENT_ID, settings.OIDC_CLIENT_SECRET = "portal", "secret"
+    settings.OIDC_PROVIDER_NAME = "Acme ID"
+
+    response = Client().get("/accounts/oidc/authenticate/")
+
+    assert response.status_code == 503
+    assert "Acme ID cannot be reached right now" in text_of(response)
