@@ -11,3 +11,5 @@ class PortalConfig(AppConfig):
         from portal.converters import IdConverter
 
         register_converter(IdConverter, "id")
+
+        from portal import signals  # noqa: F401  (audits sign-ins and sign-outs)

@@ -297,7 +297,9 @@ def _from_file(e: dict) -> str:
 def _user_updated(e: dict) -> Sentence:
     changes = (e.get("data") or {}).get("changes") or {}
     fields = listing(k.replace("_", " ") for k in changes)
-    return Sentence(f"{who(e)} updated {e.get('object_repr') or 'the person'}{_from_file(e)}"
+    source = {"import_people": " from the people file", "single_sign_on": " from the identity provider's groups"}.get(
+        (e.get("data") or {}).get("source"), "")
+    return Sentence(f"{who(e)} updated {e.get('object_repr') or 'the person'}{source}"
                     + (f" ({fields})" if fields else ""))
 
 
@@ -338,8 +340,9 @@ register("chair.handed_over", _chair_handed_over,
          people=lambda e: [e.get("from_state") or "", e.get("to_state") or ""])
 register("pod.created", lambda e: f"{who(e)} created the pod {e.get('object_repr') or ''}".rstrip()
          + (" from the people file" if (e.get("data") or {}).get("source") == "import_people" else ""))
+_USER_SOURCES = {"import_people": " from the people file", "single_sign_on": " at their first single sign-on"}
 register("user.created", lambda e: f"{who(e)} added {e.get('object_repr') or 'the person'}"
-         + (" from the people file" if (e.get("data") or {}).get("source") == "import_people" else ""))
+         + _USER_SOURCES.get((e.get("data") or {}).get("source"), ""))
 register("user.updated", _user_updated)
 register("user.deactivated", lambda e: Sentence(
     f"{who(e)} deactivated {e.get('object_repr') or 'the person'}", quote((e.get("data") or {}).get("reason") or "")))
@@ -348,3 +351,18 @@ register("pod.lead_set", _pod_lead_set, people=lambda e: [e.get("from_state") or
 for _verb in ("added", "ended", "withdrawn"):
     register(f"council.member_{_verb}", _council_member(_verb),
              people=lambda e: [e.get("from_state") or "", e.get("to_state") or ""])
+
+
+def _sign_in_method(e: dict) -> str:
+    return "single sign-on" if (e.get("data") or {}).get("method") == "single_sign_on" else "a password"
+
+
+def _from_address(e: dict) -> str:
+    address = (e.get("data") or {}).get("address")
+    return f" from {address}" if address else ""
+
+
+register("user.signed_in", lambda e: f"{who(e)} signed in with {_sign_in_method(e)}{_from_address(e)}")
+register("user.signed_out", lambda e: f"{who(e)} signed out{_from_address(e)}")
+register("user.sign_in_failed", lambda e: f"A sign-in as {(e.get('data') or {}).get('username') or e.get('object_repr') or 'an unknown person'} "
+                                          f"with {_sign_in_method(e)} failed{_from_address(e)}")

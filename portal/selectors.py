@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.models import (
@@ -128,3 +128,14 @@ def council_membership_list(*, include_past: bool = False) -> QuerySet[CouncilMe
 
         qs = qs.filter(Q(end_date__isnull=True) | Q(end_date__gte=timezone.localdate()))
     return qs.order_by("start_date", "user__full_name", "id")
+
+
+def people_matching_sign_in(*, username: str, email: str, limit: int = 3) -> list[User]:
+    """The accounts a single sign-on names: the one with its username, the one with its email
+    (either, case-insensitive). More than one means the people file disagrees with the provider."""
+    match = Q(pk__in=[])
+    if username:
+        match |= Q(username__iexact=username)
+    if email:
+        match |= Q(email__iexact=email)
+    return list(User.objects.filter(match).order_by("pk")[:limit])

@@ -7,6 +7,7 @@ a unix socket, MLflow on a local SQLite file, emails written to files. Productio
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_beat",
+    "axes",
     "portal",
     "proposals",
     "registry",
@@ -78,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a sign-in refused for too many failures into the login page that says so.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -303,7 +307,73 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Paths that need no sign-in. Everything else redirects to the login page (HTML) or
 # answers 401 (API).
-PUBLIC_PATHS = ("/healthz", "/readyz", "/accounts/login/")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/accounts/login/", "/accounts/oidc/")
+
+# Sessions end after this many minutes without a request (each request starts the count again).
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=480)
+if SESSION_IDLE_MINUTES < 1:
+    raise ImproperlyConfigured(f"SESSION_IDLE_MINUTES must be at least 1 (got {SESSION_IDLE_MINUTES}).")
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+
+# Single sign-on with OpenID Connect (see README, "Single sign-on"). Off unless OIDC_CLIENT_ID is
+# set. OIDC_ISSUER is enough: the endpoints and signing keys come from its discovery document,
+# fetched on the first sign-in; an endpoint set explicitly wins over the discovered one.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_AUTHORIZATION_ENDPOINT = env.str("OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_TOKEN_ENDPOINT = env.str("OIDC_TOKEN_ENDPOINT", default="")
+OIDC_USERINFO_ENDPOINT = env.str("OIDC_USERINFO_ENDPOINT", default="")
+OIDC_JWKS_URI = env.str("OIDC_JWKS_URI", default="")
+OIDC_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
+OIDC_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_USERNAME_CLAIM = env.str("OIDC_USERNAME_CLAIM", default="preferred_username")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+# An unknown person is refused unless this is on; then a portal account is made for them.
+OIDC_CREATE_USERS = env.bool("OIDC_CREATE_USERS", default=False)
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+# Council membership and pod leads kept in step with the provider's groups at each sign-in
+# (README, "Single sign-on"); off while OIDC_GROUPS_CLAIM is unset.
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="")
+OIDC_COUNCIL_GROUP = env.str("OIDC_COUNCIL_GROUP", default="ml-council")
+OIDC_POD_LEAD_GROUP_PREFIX = env.str("OIDC_POD_LEAD_GROUP_PREFIX", default="pod-lead:")
+OIDC_ENABLED = bool(OIDC_CLIENT_ID)
+if OIDC_ENABLED:
+    _explicit = (OIDC_AUTHORIZATION_ENDPOINT, OIDC_TOKEN_ENDPOINT, OIDC_USERINFO_ENDPOINT, OIDC_JWKS_URI)
+    if not OIDC_ISSUER and not all(_explicit):
+        raise ImproperlyConfigured(
+            "OIDC_CLIENT_ID is set: set OIDC_ISSUER too (or all of OIDC_AUTHORIZATION_ENDPOINT, "
+            "OIDC_TOKEN_ENDPOINT, OIDC_USERINFO_ENDPOINT and OIDC_JWKS_URI)."
+        )
+    if not OIDC_CLIENT_SECRET:
+        raise ImproperlyConfigured("OIDC_CLIENT_ID is set but OIDC_CLIENT_SECRET is not: the provider gives both.")
+elif OIDC_ISSUER:
+    raise ImproperlyConfigured("OIDC_ISSUER is set but OIDC_CLIENT_ID is not: register the portal with the provider.")
+# What mozilla-django-oidc reads itself (the request and callback views).
+OIDC_USE_PKCE = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_callback"
+
+# Password sign-in: on for the embedded demo; PASSWORD_LOGIN=false leaves it to superusers
+# (break-glass administrators) once everyone else signs in through single sign-on.
+PASSWORD_LOGIN = env.bool("PASSWORD_LOGIN", default=True)
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any sign-in while its username and address are locked out.
+    "portal.auth.ThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend" if PASSWORD_LOGIN else "portal.auth.SuperuserPasswordBackend",
+    *(["portal.oidc.OIDCBackend"] if OIDC_ENABLED else []),
+]
+
+# Failed sign-ins (django-axes): this many for one username from one address lock that pair
+# out for LOGIN_LOCKOUT_MINUTES; a successful sign-in clears the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.views.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "portal.auth.client_address"
+AXES_WHITELIST_CALLABLE = "portal.auth.throttle_exempt"
+AXES_VERBOSE = False
 
 # --- email -----------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")
@@ -417,7 +487,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # Sign-ins are in the audit log; django-axes would log each one again.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from portal import people_api, people_views, views
+from portal import oidc, people_api, people_views, views
 from observability import api as observability_api
 from portal.api import AuditEventListApi, MyNotificationListApi, MyNotificationReadApi
 from proposals import api as proposals_api
@@ -81,6 +81,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("accounts/login/", views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/oidc/", include(oidc.urlpatterns)),
     path("", views.dashboard, name="dashboard"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),

@@ -79,16 +79,49 @@ DEMO_PEOPLE = ("alice", "bob", "carol", "erin", "frank", "grace")
 
 @login_not_required
 def login(request: HttpRequest) -> HttpResponse:
-    """Sign in. With DEBUG on and the demo people loaded, the page names them."""
-    from django.conf import settings
+    """Sign in: single sign-on first when it is configured, then the password form (for
+    everyone, or only for superusers with PASSWORD_LOGIN=false). With DEBUG on and the demo
+    people loaded, the page names them."""
     from django.contrib.auth import views as auth_views
+
+    return auth_views.LoginView.as_view(redirect_authenticated_user=True,
+                                        extra_context=_login_context())(request)
+
+
+def _login_context() -> dict:
+    from django.conf import settings
 
     from portal.models import User
 
     demo = []
-    if settings.DEBUG:
+    if settings.DEBUG and settings.PASSWORD_LOGIN:
         demo = sorted(User.objects.filter(username__in=DEMO_PEOPLE, is_active=True).values_list("username", flat=True))
-    return auth_views.LoginView.as_view(redirect_authenticated_user=True, extra_context={"demo_people": demo})(request)
+    return {
+        "demo_people": demo,
+        "sso_enabled": settings.OIDC_ENABLED,
+        "sso_provider_name": settings.OIDC_PROVIDER_NAME,
+        "password_login": settings.PASSWORD_LOGIN,
+    }
+
+
+@login_not_required
+def login_locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """The login page when django-axes refuses a sign-in: too many failures for this username
+    from this address."""
+    from django.conf import settings
+    from django.contrib.auth.forms import AuthenticationForm
+
+    username = str((credentials or {}).get("username") or request.POST.get("username") or "")
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {
+        **_login_context(),
+        "form": AuthenticationForm(request, initial={"username": username}),
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+        "locked_out": (f"Too many failed sign-ins as {username or 'this person'} from your address: signing in "
+                       f"is locked for {minutes} minutes. Wait and try again, or ask a portal administrator "
+                       "to unlock it."),
+    }
+    return render(request, "registration/login.html", context, status=429)
 
 
 @login_not_required

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Variables a developer's shell, CI or other test fixtures (the browser tests allow async-unsafe
 # ORM calls) may set that would change what is being checked.
 CLEARED = ("SECRET_KEY", "DEBUG", "DATABASE_URL", "ALLOWED_HOSTS", "SECURE_HSTS_PRELOAD", "SECURE_SSL_REDIRECT",
-           "SECURE_HSTS_SECONDS", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+           "SECURE_HSTS_SECONDS", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "OIDC_ISSUER",
+           "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_AUTHORIZATION_ENDPOINT", "OIDC_TOKEN_ENDPOINT",
+           "OIDC_USERINFO_ENDPOINT", "OIDC_JWKS_URI", "PASSWORD_LOGIN", "SESSION_IDLE_MINUTES")
 
 
 def _env(tmp_path: Path, **values: str) -> dict[str, str]:
@@ -72,3 +74,39 @@ def test_the_deploy_checks_catch_a_weak_secret_key(tmp_path):
 
     assert result.returncode != 0
     assert "security.W009" in result.stdout + result.stderr
+
+
+_SIGN_IN_SETTINGS = ("import django; django.setup(); from django.conf import settings as s; "
+                     "print(s.SESSION_COOKIE_AGE, s.OIDC_ENABLED, ' '.join(s.AUTHENTICATION_BACKENDS))")
+
+
+def test_by_default_people_sign_in_with_a_password_for_eight_idle_hours(tmp_path):
+    result = _run(["-c", _SIGN_IN_SETTINGS], _env(tmp_path))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(8 * 3600), "False", "portal.auth.ThrottleBackend",
+                                     "django.contrib.auth.backends.ModelBackend"]
+
+
+def test_single_sign_on_from_the_environment(tmp_path):
+    env = _env(tmp_path, OIDC_ISSUER="https://id.example.com/", OIDC_CLIENT_ID="portal", OIDC_CLIENT_SECRET="s3cret",
+               PASSWORD_LOGIN="false", SESSION_IDLE_MINUTES="30")
+
+    result = _run(["-c", _SIGN_IN_SETTINGS], env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1800", "True", "portal.auth.ThrottleBackend",
+                                     "portal.auth.SuperuserPasswordBackend", "portal.oidc.OIDCBackend"]
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"OIDC_CLIENT_ID": "portal", "OIDC_CLIENT_SECRET": "s3cret"}, "OIDC_CLIENT_ID is set: set OIDC_ISSUER too"),
+    ({"OIDC_ISSUER": "https://id.example.com", "OIDC_CLIENT_ID": "portal"}, "OIDC_CLIENT_SECRET is not"),
+    ({"OIDC_ISSUER": "https://id.example.com"}, "OIDC_ISSUER is set but OIDC_CLIENT_ID is not"),
+    ({"SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES must be at least 1"),
+])
+def test_half_configured_sign_in_refuses_to_start(tmp_path, values, message):
+    result = _run(["-c", "import django; django.setup()"], _env(tmp_path, **values))
+
+    assert result.returncode != 0
+    assert message in result.stderr
