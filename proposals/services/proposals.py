@@ -196,19 +196,22 @@ def proposal_update(*, proposal: Proposal, by: User, data: dict[str, Any], note:
 def proposal_submit(*, proposal: Proposal, by: User) -> Proposal:
     proposal = _lock(proposal)
     PROPOSAL_TRANSITIONS.require(proposal.state, "submit")
-    permissions.enforce_on_proposal(permissions.can_submit(by, proposal), proposal)
+    answer = permissions.can_submit(by, proposal)
+    if answer.not_you:
+        permissions.enforce_on_proposal(answer, proposal)
     missing = missing_for_submit(proposal)
     if missing:
         names = ", ".join(FIELD_LABELS[m].lower() for m in missing)
         raise DomainError(f"Fill in before submitting: {names}.", missing_fields=missing)
+    permissions.enforce_on_proposal(answer, proposal)
     from_state = proposal.state
     now = timezone.now()
     proposal.submitted_at = proposal.submitted_at or now
     resubmitted_to_council = from_state == S.CHANGES_REQUESTED and proposal.changes_requested_by == ChangesRequestedBy.COUNCIL
     proposal.changes_requested_by = ""
-    if resubmitted_to_council or not permissions.required_lead_functions(proposal.pod):
-        # Changes the Council asked for go straight back to the Council; a pod with no
-        # cross-functional leads has nobody to review at pod level.
+    if resubmitted_to_council:
+        # Changes the Council asked for go straight back to the Council (a pod with no leads
+        # never gets this far: can_submit refuses it).
         proposal.state = S.COUNCIL_REVIEW
     else:
         proposal.state = S.POD_REVIEW
