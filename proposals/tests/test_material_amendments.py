@@ -13,6 +13,7 @@ from portal.models import AuditEvent, InAppNotification
 from portal.tests.factories import PodFactory
 from portal.tests.fixtures import api_client_for, client_for, text_of
 from proposals import permissions, services
+from proposals.minutes import minutes_render
 from proposals.models import PodReview, ProposalState, Vote
 from proposals.tests.factories import make_org
 from proposals.tests.factories import proposal_in_council_review as in_council_review
@@ -90,6 +91,8 @@ def test_changing_the_technical_lead_in_council_review_sets_the_votes_cast_aside
     assert InAppNotification.objects.filter(recipient=first, title__startswith="Vote again").exists()
     api_votes = api_client_for(org.outsider).get(f"/api/v1/proposals/{proposal.pk}/council-votes/").json()
     assert all(v["superseded_by_revision"] == 2 for v in api_votes)
+    _, minutes_text, _ = minutes_render(Vote.objects.filter(item__proposal=proposal).first().item.meeting)
+    assert "(set aside: revision 2 changed the proposal materially)" in minutes_text
 
     # The same members vote again; the vote closes only once every member has voted on this text.
     services.council_vote_cast(proposal=proposal, by=first, vote="approve")
