@@ -12,7 +12,7 @@ from portal.errors import InvalidTransition
 from portal.models import AuditEvent, InAppNotification
 from portal.tests.factories import PodFactory
 from portal.tests.fixtures import api_client_for, client_for, text_of
-from proposals import permissions, services
+from proposals import permissions, selectors, services
 from proposals.minutes import minutes_render
 from proposals.models import PodReview, ProposalState, Vote
 from proposals.tests.factories import make_org
@@ -89,6 +89,7 @@ def test_changing_the_technical_lead_in_council_review_sets_the_votes_cast_aside
     assert "Reviews reset: revision 2 changed technical lead, so 2 votes already cast set aside" in page
     assert "no longer counts: revision 2 changed what it was cast on" in page
     assert InAppNotification.objects.filter(recipient=first, title__startswith="Vote again").exists()
+    assert [item.proposal_id for item in selectors.my_queue(user=first)["votes"]] == [proposal.pk]
     api_votes = api_client_for(org.outsider).get(f"/api/v1/proposals/{proposal.pk}/council-votes/").json()
     assert all(v["superseded_by_revision"] == 2 for v in api_votes)
     _, minutes_text, _ = minutes_render(Vote.objects.filter(item__proposal=proposal).first().item.meeting)
