@@ -47,6 +47,8 @@ def test_changing_the_impact_in_pod_review_starts_a_new_round_and_the_earlier_ap
     assert event.data["fields"] == ["estimated_yearly_impact"] and event.data["reviews"] == 2
     page = text_of(client_for(org.outsider).get(f"/proposals/{proposal.pk}/"))
     assert "Reviews reset: revision 2 changed estimated yearly impact, so 2 pod reviews of round 1 set aside" in page
+    form = text_of(client_for(org.author).get(f"/proposals/{proposal.pk}/edit/"))
+    assert "Changing the technical lead, team, pod, kind, estimated impact or costs starts this round" in form
     assert InAppNotification.objects.filter(recipient=org.pm, dedupe_key=f"proposal:{proposal.pk}:review_owed:round2").exists()
 
     for lead in (org.pm, org.em, org.ds_manager):
