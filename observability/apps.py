@@ -17,7 +17,8 @@ class ObservabilityConfig(AppConfig):
         kinds.register("monitor_run", label="Monitor run", queue="monitoring", handler="observability.jobs.monitor_run",
                        system=True, describe="observability.job_names.monitor_run_describe")
         kinds.register("reference_backfill", label="Reference sample", queue="monitoring",
-                       handler="observability.backfill.reference_backfill_run")
+                       handler="observability.backfill.reference_backfill_run",
+                       may_manage="observability.permissions.can_manage_backfill_job")
         kinds.register("monitoring_retention", label="Monitoring retention", queue="monitoring",
                        handler="observability.services.retention_run", default_schedule="17 3 * * *", system=True)
         revision_published.connect(_monitor_on_first_deploy, dispatch_uid="observability.default_monitor")

@@ -38,3 +38,17 @@ def can_set_promise(user: User, project) -> tuple[bool, str]:
     if user and user.is_authenticated and (user.pk == project.owner_id or user.is_superuser):
         return True, ""
     return False, f"Only the technical lead of {project} links its success metric to a model quality target."
+
+
+def can_manage_backfill_job(user: User, job) -> tuple[bool, str]:
+    """A reference sample job is about one model version: its project's technical lead and team may
+    cancel it (``may_manage`` of the ``reference_backfill`` kind)."""
+    from registry.models import ModelVersion
+    from registry.permissions import can_manage_project_job
+
+    version = None
+    if job.object_type == ModelVersion._meta.model_name and str(job.object_id).isdigit():
+        version = ModelVersion.objects.select_related("registered_model__project").filter(pk=int(job.object_id)).first()
+    if version is None:
+        return False, ""
+    return can_manage_project_job(user, job, project=version.registered_model.project)

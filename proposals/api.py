@@ -217,7 +217,8 @@ class VoteOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Vote
-        fields = ["id", "voter", "vote", "comment", "meeting", "created_at", "updated_at"]
+        fields = ["id", "voter", "vote", "comment", "meeting", "superseded_at", "superseded_by_revision",
+                  "created_at", "updated_at"]
 
 
 class ProposalVoteApi(_ProposalAction):

@@ -14,8 +14,9 @@ class ProposalsConfig(AppConfig):
         history.register()
         duties.register("proposals", open_duties_of)
 
+        # The minutes email goes to everyone involved: only an administrator may stop it.
         kinds.register("minutes_send", label="Minutes email", queue="default",
-                       handler="proposals.minutes.minutes_send_run")
+                       handler="proposals.minutes.minutes_send_run", system=True)
         # Meetings are also created on demand when a proposal reaches the Council; the schedule
         # keeps the next one and its agenda ready even in a quiet week.
         kinds.register("ml_review_schedule", label="ML Review scheduling", queue="default",

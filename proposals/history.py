@@ -81,6 +81,23 @@ def submitted(e):
     return text
 
 
+def reviews_reset(e):
+    d = _data(e)
+    fields = h.listing(_field_label(f) for f in d.get("fields") or [])
+    if d.get("reset") == "votes":
+        what = f"{h.plural(d.get('votes') or 0, 'vote')} already cast set aside; the Council votes again"
+    else:
+        what = (f"{h.plural(d.get('reviews') or 0, 'pod review')} of round {(d.get('round') or 1) - 1} set aside; "
+                f"round {d.get('round')} starts")
+    return f"Reviews reset: revision {d.get('revision')} changed {fields}, so {what}"
+
+
+def _field_label(name: str) -> str:
+    from proposals.services.proposals import FIELD_LABELS
+
+    return FIELD_LABELS.get(name, name.replace("_", " ")).lower()
+
+
 def withdrawn(e):
     return Sentence(f"{who(e)} withdrew it", h.quote(_data(e).get("reason")))
 
@@ -206,6 +223,7 @@ def register() -> None:
     h.register("proposal.amended", amended, many=amended_many)
     h.register("proposal.submitted", submitted)
     h.register("proposal.withdrawn", withdrawn)
+    h.register("proposal.reviews_reset", reviews_reset)
     h.register("proposal.pod_reviewed", pod_reviewed)
     h.register("proposal.pod_approved", pod_approved)
     h.register("proposal.changes_requested", changes_requested)

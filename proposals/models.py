@@ -299,6 +299,12 @@ class VoteChoice(models.TextChoices):
     ABSTAIN = "abstain", "Abstain"
 
 
+class VoteQuerySet(models.QuerySet):
+    def counting(self):
+        """The ballots the tally counts: not those a material amendment reset."""
+        return self.filter(superseded_at__isnull=True)
+
+
 class Vote(models.Model):
     item = models.ForeignKey(AgendaItem, on_delete=models.CASCADE, related_name="votes")
     voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="council_votes")
@@ -307,12 +313,19 @@ class Vote(models.Model):
     # The proposal's revision the vote was (last) cast on: an amendment while the vote is open
     # leaves earlier ballots on an older text, and the pages say so.
     revision = models.PositiveIntegerField(null=True, blank=True)
+    # Set when a material amendment (technical lead, team, pod, kind, impact or costs) reset the
+    # vote: the ballot stays in the history but no longer counts, and its member votes again.
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    superseded_by_revision = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = VoteQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["item", "voter"], name="one_vote_per_member_per_item")]
+        constraints = [models.UniqueConstraint(fields=["item", "voter"], condition=Q(superseded_at__isnull=True),
+                                               name="one_counting_vote_per_member_per_item")]
 
     def __str__(self) -> str:
         return f"{self.voter} {self.choice}"

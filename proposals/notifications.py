@@ -167,6 +167,17 @@ def proposal_vote_owed(*, proposal: Proposal, item: AgendaItem) -> None:
                url=_url(proposal), dedupe_key=f"proposal:{proposal.pk}:vote_owed:item{item.pk}", obj=proposal)
 
 
+def proposal_votes_reset(*, proposal: Proposal, item: AgendaItem, voters: list[User], revision: int) -> None:
+    """Tell each member whose ballot a material amendment reset that their vote is owed again."""
+    when = f"the ML Review of {_day(item.meeting.scheduled_for)}"
+    for member in voters:
+        notify(user=member, kind=NotificationKind.VOTE_OWED, title=f"Vote again: “{proposal.title}”",
+               body=f"It changed materially (revision {revision}) after you voted, so your vote no longer counts. "
+                    f"Vote again on what it says now, before or at {when}.",
+               url=_url(proposal), dedupe_key=f"proposal:{proposal.pk}:vote_owed:item{item.pk}:rev{revision}",
+               obj=proposal)
+
+
 def proposal_moved_to_next_review(*, proposal: Proposal, event: AuditEvent) -> None:
     """The vote had no quorum: the proposal's people learn it waits for the next ML Review."""
     title = f"“{proposal.title}” moves to the next ML Review"

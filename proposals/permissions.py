@@ -15,7 +15,15 @@ from typing import NamedTuple
 from portal.errors import Forbidden, InvalidTransition
 from portal.models import LEAD_FUNCTIONS, PodLead, User
 from portal.selectors import chair_term_current, council_member_list
-from proposals.models import PROPOSAL_TRANSITIONS, AgendaItem, Meeting, PodReview, Proposal, ProposalState
+from proposals.models import (
+    PROPOSAL_TRANSITIONS,
+    AgendaItem,
+    ChangesRequestedBy,
+    Meeting,
+    PodReview,
+    Proposal,
+    ProposalState,
+)
 
 NOT_YOU = 403
 NOT_NOW = 409
@@ -138,9 +146,20 @@ def can_edit(user: User, proposal: Proposal) -> Answer:
 
 
 def can_submit(user: User, proposal: Proposal) -> Answer:
-    if user.pk in (proposal.author_id, proposal.technical_lead_id):
+    if user.pk not in (proposal.author_id, proposal.technical_lead_id):
+        return Answer(False, "Only the author or the technical lead can submit this proposal.")
+    return pod_can_review(proposal)
+
+
+def pod_can_review(proposal: Proposal) -> Answer:
+    """A submission goes to its pod's leads first; a pod with none would skip that review, so it
+    waits until an administrator names them. Changes the Council asked for go back to the Council
+    and need no pod."""
+    if proposal.state == ProposalState.CHANGES_REQUESTED and proposal.changes_requested_by == ChangesRequestedBy.COUNCIL:
         return YES
-    return Answer(False, "Only the author or the technical lead can submit this proposal.")
+    if proposal.pod_id is None or required_lead_functions(proposal.pod):
+        return YES  # a missing pod is a missing field, which submitting names
+    return Answer(False, f"The {proposal.pod.name} pod has no leads; ask an administrator to name them.", NOT_NOW)
 
 
 def can_withdraw(user: User, proposal: Proposal) -> Answer:

@@ -105,7 +105,7 @@ def my_queue(*, user: User) -> dict[str, list]:
     reviews = [proposal for proposal in in_review if owed.get(proposal.pk)]
     votes = []
     if permissions.is_council_member(user):
-        voted = Vote.objects.filter(voter=user, item__vote_open=True).values("item_id")
+        voted = Vote.objects.counting().filter(voter=user, item__vote_open=True).values("item_id")
         votes = list(
             AgendaItem.objects.filter(vote_open=True, proposal__state=ProposalState.COUNCIL_REVIEW)
             .exclude(id__in=voted).select_related("proposal", "meeting")
@@ -312,3 +312,27 @@ def open_duties_of(user: User) -> list:
             duties.append(Duty("vote", "Council vote open", item.proposal.title,
                                reverse("proposals:detail", args=[item.proposal_id]), f"at {item.meeting}"))
     return duties
+
+
+def reviews_reset_reason(*, proposal: Proposal, open_item: AgendaItem | None = None) -> str:
+    """Why the reviews or votes of the current step started again, while that step lasts: the
+    material amendment that reset them (``proposal.reviews_reset``), in words. Empty otherwise."""
+    from portal.models import AuditEvent
+
+    if proposal.state not in (ProposalState.POD_REVIEW, ProposalState.COUNCIL_REVIEW):
+        return ""
+    event = (AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk), verb="proposal.reviews_reset")
+             .order_by("-created_at", "-id").first())
+    if event is None:
+        return ""
+    data = event.data or {}
+    current = (proposal.state == ProposalState.POD_REVIEW and data.get("reset") == "pod_reviews"
+               and data.get("round") == proposal.review_round) or (
+        proposal.state == ProposalState.COUNCIL_REVIEW and data.get("reset") == "votes"
+        and open_item is not None and data.get("item") == open_item.pk)
+    if not current:
+        return ""
+    from proposals.history import reviews_reset
+
+    who = event.actor.display_name if event.actor_id else "The portal"
+    return f"{reviews_reset({'data': data})}. {who} changed it on {timezone.localtime(event.created_at):%-d %B at %H:%M}."

@@ -18,7 +18,8 @@ class RegistryConfig(AppConfig):
                        handler="registry.jobs.project_create_run", system=True,
                        describe="registry.job_names.project_create_describe")
         kinds.register("training", label="Model training", queue="training", handler="registry.training.training_run",
-                       notify_starter=True, describe="registry.job_names.training_describe")
+                       notify_starter=True, describe="registry.job_names.training_describe",
+                       may_manage="registry.permissions.can_manage_project_job")
         kinds.register("training_retrain", label="Scheduled retraining", queue="default",
                        handler="registry.jobs.training_retrain_run", system=True,
                        describe="registry.job_names.training_retrain_describe")

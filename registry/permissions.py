@@ -53,3 +53,24 @@ def can_move_alias_now(user: User, project) -> tuple[bool, str]:
         return False, (f"Aliases can only be moved for approved projects; the proposal of {project} is "
                        f"{project.proposal.get_state_display().lower()}.")
     return can_move_alias(user, project)
+
+
+def job_project(job):
+    """The ML project a job is about (a training is started on its project), or None."""
+    from registry.models import MLProject
+
+    if job.object_type == MLProject._meta.model_name and str(job.object_id).isdigit():
+        return MLProject.objects.filter(pk=int(job.object_id)).first()
+    return None
+
+
+def can_manage_project_job(user: User, job, project=None) -> tuple[bool, str]:
+    """A job about a project (a training, a deployment) may be cancelled by the project's technical
+    lead and team, besides the person who started it (``may_manage`` of those job kinds)."""
+    project = project if project is not None else job_project(job)
+    if project is None:
+        return False, ""
+    if _member(user, project):
+        return True, ""
+    return False, (f"Only the person who started this job, the technical lead and the team of {project}, "
+                   "or an administrator can cancel it.")

@@ -13,7 +13,8 @@ class ServingConfig(AppConfig):
         history.register()
 
         kinds.register("deploy", label="Deployment", queue="deploy", handler="serving.jobs.deploy_run",
-                       notify_starter=True, describe="serving.job_names.deploy_describe")
+                       notify_starter=True, describe="serving.job_names.deploy_describe",
+                       may_manage="serving.permissions.can_manage_deploy_job")
         kinds.register("prediction_drain", label="Prediction log drain", queue="monitoring",
                        handler="serving.jobs.prediction_drain_run", default_schedule="* * * * *", system=True)
         register_probe("serving", _probe_serving)

@@ -44,3 +44,17 @@ def can_deploy_now(user: User, project) -> tuple[bool, str]:
     if not ok:
         return ok, reason
     return project_deployable(project)
+
+
+def can_manage_deploy_job(user: User, job) -> tuple[bool, str]:
+    """A deployment job may be cancelled by the technical lead and team of the endpoint's project
+    (``may_manage`` of the ``deploy`` kind), besides the person who started it."""
+    from registry.permissions import can_manage_project_job
+    from serving.models import Endpoint
+
+    endpoint = None
+    if job.object_type == Endpoint._meta.model_name and str(job.object_id).isdigit():
+        endpoint = Endpoint.objects.select_related("project").filter(pk=int(job.object_id)).first()
+    if endpoint is None:
+        return False, ""
+    return can_manage_project_job(user, job, project=endpoint.project)

@@ -516,7 +516,7 @@ def test_home_page_recent_jobs(org):
     def add_people_jobs(count: int) -> None:
         for _ in range(count):
             n = _row()
-            Job.objects.create(kind=["training", "system_check", "minutes_send"][n % 3], state=JobState.SUCCEEDED,
+            Job.objects.create(kind=["training", "system_check", "reference_backfill"][n % 3], state=JobState.SUCCEEDED,
                                started_by=person() if n % 2 else None, object_type="mlproject", object_id=str(n))
         Job.objects.create(kind="prediction_drain", state=JobState.SUCCEEDED)  # never on anyone's home page
 

@@ -16,6 +16,12 @@ app that owns it: "Training of Delivery time prediction → v3". It takes a list
 kind and returns ``{job id: text}`` or ``{job id: (text, url, link text)}`` (the page of what the
 job is about, and the words of a link to it: "Open the project"),
 loading what it needs for the whole list at once, so a page of jobs costs one query per kind.
+
+A kind may carry a ``may_manage`` function (or its dotted path) ``(user, job) -> (bool, reason)``
+that says whether a person answers for what the job is about (the technical lead and team of the
+project a training or a deployment is for), so they may cancel it besides the person who started
+it. The runtime names no domain app: the app that owns the kind knows who that is
+(``workers.permissions.can_cancel_job`` asks it).
 """
 
 from __future__ import annotations
@@ -38,12 +44,16 @@ class JobKind:
     system: bool = False  # started by the portal itself rather than by a person
     notify_starter: bool = False
     describe: str | Callable | None = None  # jobs -> {id: text or (text, url)}; see the module's docstring
+    may_manage: str | Callable | None = None  # (user, job) -> (bool, reason); see the module's docstring
 
     def load_handler(self) -> Callable:
         return import_string(self.handler) if isinstance(self.handler, str) else self.handler
 
     def load_describe(self) -> Callable | None:
         return import_string(self.describe) if isinstance(self.describe, str) else self.describe
+
+    def load_may_manage(self) -> Callable | None:
+        return import_string(self.may_manage) if isinstance(self.may_manage, str) else self.may_manage
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,8 @@ _KINDS: dict[str, JobKind] = {}
 
 
 def register(name: str, *, label: str, queue: str, handler: str | Callable, default_schedule: str = "",
-             system: bool = False, notify_starter: bool = False, describe: str | Callable | None = None) -> JobKind:
+             system: bool = False, notify_starter: bool = False, describe: str | Callable | None = None,
+             may_manage: str | Callable | None = None) -> JobKind:
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
     if default_schedule:
@@ -70,7 +81,7 @@ def register(name: str, *, label: str, queue: str, handler: str | Callable, defa
 
         parse(default_schedule)
     kind = JobKind(name=name, label=label, queue=queue, handler=handler, default_schedule=default_schedule,
-                   system=system, notify_starter=notify_starter, describe=describe)
+                   system=system, notify_starter=notify_starter, describe=describe, may_manage=may_manage)
     _KINDS[name] = kind
     return kind
 

@@ -12,7 +12,7 @@ from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.errors import DomainError, InvalidTransition, RateLimited
+from portal.errors import DomainError, Forbidden, InvalidTransition, RateLimited
 from portal.models import NotificationKind, User
 from portal.notifications import notify
 from portal.services import audit_record
@@ -20,6 +20,7 @@ from workers import kinds
 from workers.cron import CronError
 from workers.cron import parse as cron_parse
 from workers.models import Job, JobLogLine, JobState, Schedule, ScheduleSlot
+from workers.permissions import can_cancel_job
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +94,15 @@ def _job_rate_check(person: User) -> None:
 
 
 def job_cancel(*, job: Job, by: User | None) -> Job:
-    """Cancel a queued job at once; ask a running one to stop (it does within seconds)."""
+    """Cancel a queued job at once; ask a running one to stop (it does within seconds).
+
+    ``by`` is the person asking (``can_cancel_job`` decides), or None for the portal itself."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
+        if by is not None:
+            allowed, reason = can_cancel_job(by, job)
+            if not allowed:
+                raise Forbidden(reason)
         if job.is_finished:
             raise InvalidTransition(
                 f"This job has already {job.state}; only queued or running jobs can be cancelled.",

@@ -10,6 +10,7 @@ from portal.errors import DomainError
 from portal.lists import list_params
 from workers import kinds, services
 from workers.fields import readable_fields
+from workers.permissions import can_cancel_job
 from workers.models import JobState
 from workers.selectors import JOB_SORT, job_get, job_latest, job_list, jobs_named
 
@@ -68,7 +69,8 @@ def _curve(job) -> str | None:
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_get(job_id=job_id)
     job.description = kinds.describe_one(job)
-    context = {"job": job, "log_lines": job.log_lines.order_by("id")[:2000], "curve": _curve(job),
+    may_cancel, _ = can_cancel_job(request.user, job)
+    context = {"job": job, "may_cancel": may_cancel, "log_lines": job.log_lines.order_by("id")[:2000], "curve": _curve(job),
                "params_fields": readable_fields(job.params), "result_fields": readable_fields(job.result)}
     if request.htmx and request.htmx.target == "job-live":
         return render(request, "workers/job_detail.html#job-live", context)

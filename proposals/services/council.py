@@ -42,10 +42,11 @@ S = ProposalState
 
 def tally_count(item: AgendaItem) -> dict[str, Any]:
     counts = {c: 0 for c in VoteChoice.values}
-    for choice in item.votes.values_list("choice", flat=True):
+    counting = item.votes.counting()
+    for choice in counting.values_list("choice", flat=True):
         counts[choice] += 1
     members = council_member_list()
-    voters = set(item.votes.values_list("voter_id", flat=True))
+    voters = set(counting.values_list("voter_id", flat=True))
     present = voters | set(item.meeting.attendees.values_list("id", flat=True))
     return {
         **counts,
@@ -94,7 +95,8 @@ def council_vote_cast(*, proposal: Proposal, by: User, vote: str, comment: str =
     item = _open_item(proposal)
     revision = proposal.revisions.aggregate(n=Max("number"))["n"]
     ballot, created = Vote.objects.update_or_create(
-        item=item, voter=by, defaults={"choice": vote, "comment": comment.strip(), "revision": revision})
+        item=item, voter=by, superseded_at=None,
+        defaults={"choice": vote, "comment": comment.strip(), "revision": revision})
     item.meeting.attendees.add(by)
     audit_record(actor=by, verb="council.voted" if created else "council.vote_changed", obj=proposal,
                  from_state=proposal.state, to_state=proposal.state,

@@ -27,6 +27,7 @@ from proposals.models import (
     ProposalState,
     ReviewDecision,
     TeamMember,
+    Vote,
 )
 from proposals.services.meetings import _agenda_add_review
 
@@ -49,6 +50,11 @@ FIELD_LABELS = {
     "third_party_options": "Third-party options considered", "technical_lead": "Technical lead", "team": "Team",
     "biggest_blocker": "Biggest blocker", "platform_components": "Platform components", "watchers": "Watchers",
 }
+
+# The fields a review or a vote is given on: changing one after reviews or votes were cast makes
+# those answer a different proposal, so they are reset (kept in the history, no longer counted).
+MATERIAL_FIELDS = ["technical_lead", "team", "pod", "kind", "estimated_yearly_impact",
+                   "build_cost_person_weeks", "yearly_maintenance_cost"]
 
 _COMMON_REQUIRED = ["title", "pod", "business_problem", "proposed_solution", "technical_lead"]
 REQUIRED_TO_SUBMIT: dict[str, list[str]] = {
@@ -184,31 +190,76 @@ def proposal_update(*, proposal: Proposal, by: User, data: dict[str, Any], note:
     if not changed:
         return proposal
     if proposal.state != S.DRAFT:
+        material = [f for f in changed if f in MATERIAL_FIELDS]
+        if material and "pod" in material and proposal.state == S.POD_REVIEW:
+            permissions.enforce_on_proposal(permissions.pod_can_review(proposal), proposal)
         revision = _revision_add(proposal, by=by, changed=changed, note=note)
         audit_record(actor=by, verb="proposal.amended", obj=proposal, from_state=proposal.state,
                      to_state=proposal.state, data={"revision": revision.number, "changed": changed})
+        if material:
+            _reviews_reset(proposal, by=by, fields=material, revision=revision.number)
     else:
         audit_record(actor=by, verb="proposal.edited", obj=proposal, data={"changed": changed})
     return proposal
+
+
+def _reviews_reset(proposal: Proposal, *, by: User, fields: list[str], revision: int) -> None:
+    """A material amendment in review: the reviews of the current pod round, or the ballots on the
+    open vote, answered the proposal as it was. Start a new pod round, or mark those ballots
+    superseded, and say so in the history; nothing is deleted."""
+    data: dict[str, Any] = {"fields": fields, "revision": revision}
+    if proposal.state == S.POD_REVIEW:
+        reviews = list(proposal.pod_reviews.filter(review_round=proposal.review_round))
+        if not reviews:
+            if "pod" in fields:  # nobody reviewed yet: the new pod's leads are asked instead
+                notifications.owed_moot(proposal=proposal)
+                notifications.proposal_review_owed(proposal=proposal)
+            return
+        proposal.review_round += 1
+        proposal.save(update_fields=["review_round", "updated_at"])
+        data.update(reset="pod_reviews", reviews=len(reviews), round=proposal.review_round,
+                    reviewers=sorted({r.reviewer.username for r in reviews}))
+    elif proposal.state == S.COUNCIL_REVIEW:
+        item = AgendaItem.objects.filter(proposal=proposal, vote_open=True).first()
+        ballots = list(item.votes.counting().select_related("voter")) if item is not None else []
+        if not ballots:
+            return
+        Vote.objects.filter(pk__in=[b.pk for b in ballots]).update(superseded_at=timezone.now(),
+                                                                   superseded_by_revision=revision)
+        data.update(reset="votes", votes=len(ballots), item=item.pk,
+                    voters=sorted(b.voter.username for b in ballots))
+    else:
+        return
+    audit_record(actor=by, verb="proposal.reviews_reset", obj=proposal, from_state=proposal.state,
+                 to_state=proposal.state, data=data)
+    if data["reset"] == "pod_reviews":
+        notifications.owed_moot(proposal=proposal)
+        notifications.proposal_review_owed(proposal=proposal)
+    else:
+        notifications.proposal_votes_reset(proposal=proposal, item=item, voters=[b.voter for b in ballots],
+                                           revision=revision)
 
 
 @transaction.atomic
 def proposal_submit(*, proposal: Proposal, by: User) -> Proposal:
     proposal = _lock(proposal)
     PROPOSAL_TRANSITIONS.require(proposal.state, "submit")
-    permissions.enforce_on_proposal(permissions.can_submit(by, proposal), proposal)
+    answer = permissions.can_submit(by, proposal)
+    if answer.not_you:
+        permissions.enforce_on_proposal(answer, proposal)
     missing = missing_for_submit(proposal)
     if missing:
         names = ", ".join(FIELD_LABELS[m].lower() for m in missing)
         raise DomainError(f"Fill in before submitting: {names}.", missing_fields=missing)
+    permissions.enforce_on_proposal(answer, proposal)
     from_state = proposal.state
     now = timezone.now()
     proposal.submitted_at = proposal.submitted_at or now
     resubmitted_to_council = from_state == S.CHANGES_REQUESTED and proposal.changes_requested_by == ChangesRequestedBy.COUNCIL
     proposal.changes_requested_by = ""
-    if resubmitted_to_council or not permissions.required_lead_functions(proposal.pod):
-        # Changes the Council asked for go straight back to the Council; a pod with no
-        # cross-functional leads has nobody to review at pod level.
+    if resubmitted_to_council:
+        # Changes the Council asked for go straight back to the Council (a pod with no leads
+        # never gets this far: can_submit refuses it).
         proposal.state = S.COUNCIL_REVIEW
     else:
         proposal.state = S.POD_REVIEW

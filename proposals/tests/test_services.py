@@ -448,3 +448,44 @@ def test_concurrent_pod_reviews_are_all_kept():
     assert proposal.state == S.COUNCIL_REVIEW
     assert PodReview.objects.filter(proposal=proposal).count() == 4
     assert AgendaItem.objects.filter(proposal=proposal).count() == 1
+
+
+# --- a pod with no leads -------------------------------------------------------------------
+
+def test_submitting_to_a_pod_with_no_leads_is_refused_and_skips_nothing():
+    from portal.tests.factories import PodFactory
+
+    org = make_org()
+    payments = PodFactory(name="Payments")
+    proposal = services.proposal_create(author=org.author, data=complete_data(org, pod=payments))
+
+    with pytest.raises(InvalidTransition) as refused:
+        services.proposal_submit(proposal=proposal, by=org.author)
+
+    assert refused.value.message == "The Payments pod has no leads; ask an administrator to name them."
+    proposal.refresh_from_db()
+    assert proposal.state == S.DRAFT
+    assert not AgendaItem.objects.filter(proposal=proposal).exists()
+
+
+def test_the_proposal_page_says_why_it_cannot_be_submitted_to_a_pod_with_no_leads():
+    from portal.tests.factories import PodFactory
+    from portal.tests.fixtures import client_for, text_of
+
+    org = make_org()
+    proposal = services.proposal_create(author=org.author, data=complete_data(org, pod=PodFactory(name="Payments")))
+
+    page = text_of(client_for(org.author).get(f"/proposals/{proposal.pk}/"))
+
+    assert "The Payments pod has no leads; ask an administrator to name them." in page
+    assert "Submit for review" not in page
+
+
+def test_a_stranger_is_told_it_is_not_theirs_to_submit_before_anything_about_the_pod():
+    from portal.tests.factories import PodFactory
+
+    org = make_org()
+    proposal = services.proposal_create(author=org.author, data=complete_data(org, pod=PodFactory(name="Payments")))
+
+    with pytest.raises(Forbidden):
+        services.proposal_submit(proposal=proposal, by=org.outsider)

@@ -69,7 +69,7 @@ def decorate_item(item: AgendaItem, user) -> AgendaItem:
     item.tally_rows = [
         {"choice": value, "label": label, "count": tally.get(value, 0)} for value, label in VoteChoice.choices
     ]
-    item.my_vote = next((v for v in item.votes.all() if v.voter_id == user.pk), None)
+    item.my_vote = next((v for v in item.votes.all() if v.voter_id == user.pk and v.superseded_at is None), None)
     return item
 
 
@@ -89,5 +89,7 @@ def mark_votes_on_old_revisions(items: list[AgendaItem]) -> None:
         if getattr(item, "my_vote", None) is not None:
             ballots.append(item.my_vote)
         for vote in ballots:
-            vote.on_old_revision = bool(vote.revision and current and vote.revision < current)
+            # A ballot a material amendment reset says so instead (_vote_revision.html).
+            vote.on_old_revision = bool(vote.superseded_at is None and vote.revision and current
+                                        and vote.revision < current)
             vote.current_revision = current

@@ -301,6 +301,7 @@ def proposal_detail(request: HttpRequest, proposal_id: int) -> HttpResponse:
         "missing": missing,
         "actions": actions,
         "primary": primary,
+        "reviews_reset": selectors.reviews_reset_reason(proposal=proposal, open_item=open_item),
         "primary_refusal": actions.get(primary, {}).get("reason", "") if primary and not actions.get(primary, {}).get("ok") else "",
         "open_item": open_item,
         "vote_items": vote_items,
