@@ -257,6 +257,11 @@ MONITOR_MAX_ROWS = env.int("MONITOR_MAX_ROWS", default=200_000)
 # A project misses its promise when every run with labels in this many hours misses the target.
 PROMISE_SUSTAINED_HOURS = env.int("PROMISE_SUSTAINED_HOURS", default=72)
 
+# --- audit log ---------------------------------------------------------------------------
+# The audit log is append-only, in the database too; ``manage.py flush`` erases it only where
+# this is on (the test settings, whose database belongs to the test run).
+AUDIT_LOG_FLUSHABLE = False
+
 # --- auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "portal.User"
 LOGIN_URL = "login"
