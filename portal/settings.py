@@ -103,6 +103,9 @@ TEMPLATES = [
 
 # --- database ---------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
+# The demo people have public passwords: ``seed_demo`` loads them into a database named by
+# DATABASE_URL (shared, perhaps production) only with this on or ``--allow-shared-database``.
+PORTAL_DEMO = env.bool("PORTAL_DEMO", default=False)
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

@@ -32,6 +32,8 @@ else:
 
 # The test database is the run's own: flush may erase its audit log between transactional tests.
 AUDIT_LOG_FLUSHABLE = True
+# ...and even with DATABASE_URL set it is no shared database: the demo data may go in.
+PORTAL_DEMO = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
