@@ -380,6 +380,9 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
 
+# Django's error pages and error emails mask the passwords inside URL settings (DATABASE_URL...) too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.redact.ExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

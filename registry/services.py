@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from portal.errors import DomainError, Forbidden, InvalidTransition
 from portal.models import User
+from portal.redact import redact
 from portal.services import audit_record
 from proposals.models import Proposal, ProposalKind, ProposalState
 from registry import datasets as dataset_files
@@ -398,7 +399,7 @@ def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, b
     try:
         mlflow_client.alias_set(name=model.name, alias=alias, version=str(version.version))
     except Exception as exc:
-        message = exc.message if isinstance(exc, DomainError) else f"MLflow did not answer: {exc}"
+        message = redact(exc.message if isinstance(exc, DomainError) else f"MLflow did not answer: {exc}")
         with transaction.atomic():
             AliasEvent.objects.filter(pk=event.pk).update(state=AliasMoveState.FAILED, error=message[:2000])
             audit_record(actor=by, verb="model_version.alias_move_failed", obj=version,
