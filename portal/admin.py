@@ -28,7 +28,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return request.method in ("GET", "HEAD")
+        # The view permission still shows every row and its change page, read-only and without
+        # a save button; a POST to it answers 403.
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -65,21 +67,12 @@ class ChairTermAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: audit events can be neither changed nor deleted, not even here."""
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Audit events can be neither changed nor deleted, not even here."""
 
     list_display = ("created_at", "actor", "verb", "object_type", "object_id", "from_state", "to_state")
     list_filter = ("object_type", "verb")
     search_fields = ("object_id", "verb", "object_repr")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(InAppNotification)

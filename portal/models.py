@@ -133,12 +133,17 @@ class AuditQuerySet(models.QuerySet):
     def delete(self):
         raise PermissionError("Audit events are append-only and cannot be deleted.")
 
+    def _raw_delete(self, using):
+        raise PermissionError("Audit events are append-only and cannot be deleted.")
+
 
 class AuditEvent(models.Model):
     """Who did what to which object, from which state to which. Append-only.
 
-    The database refuses updates (a trigger, see the migration); the model and its
-    queryset refuse updates and deletes, and the admin offers neither.
+    The database refuses updates, deletes and TRUNCATE (triggers, see migrations 0002 and 0005);
+    the model and its queryset (also as the base manager, which related lookups use) refuse
+    updates and deletes, and the admin offers neither. ``manage.py flush`` erases the log only
+    under the test settings (see portal/management/commands/flush.py).
     """
 
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -156,6 +161,7 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["object_type", "object_id", "created_at"])]
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor or 'system'} {self.verb} {self.object_type}:{self.object_id}"

@@ -31,6 +31,7 @@ from portal.models import (
     NotificationState,
     User,
 )
+from portal.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def notification_send(*, notification: Notification, attempts: int | None = None
                 message.attach_alternative(row.body_html, "text/html")
             message.send(fail_silently=False)
         except Exception as exc:  # the relay's refusal is recorded, then retried
-            last_error = f"{exc.__class__.__name__}: {exc}"
+            last_error = redact(f"{exc.__class__.__name__}: {exc}")
             logger.warning("sending %s to %s failed (attempt %s): %s", row.subject, row.email, attempt, last_error)
             Notification.objects.filter(pk=row.pk).update(attempts=row.attempts + attempt, last_error=last_error)
             if attempt < attempts:

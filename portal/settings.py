@@ -107,6 +107,9 @@ TEMPLATES = [
 
 # --- database ---------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
+# The demo people have public passwords: ``seed_demo`` loads them into a database named by
+# DATABASE_URL (shared, perhaps production) only with this on or ``--allow-shared-database``.
+PORTAL_DEMO = env.bool("PORTAL_DEMO", default=False)
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
@@ -294,6 +297,11 @@ MONITOR_MAX_ROWS = env.int("MONITOR_MAX_ROWS", default=200_000)
 # A project misses its promise when every run with labels in this many hours misses the target.
 PROMISE_SUSTAINED_HOURS = env.int("PROMISE_SUSTAINED_HOURS", default=72)
 
+# --- audit log ---------------------------------------------------------------------------
+# The audit log is append-only, in the database too; ``manage.py flush`` erases it only where
+# this is on (the test settings, whose database belongs to the test run).
+AUDIT_LOG_FLUSHABLE = False
+
 # --- auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "portal.User"
 LOGIN_URL = "login"
@@ -480,6 +488,9 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
+
+# Django's error pages and error emails mask the passwords inside URL settings (DATABASE_URL...) too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.redact.ExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,

@@ -30,6 +30,10 @@ else:
     _name = _db["NAME"] if str(_db["NAME"]).startswith("test_") else f"test_{_db['NAME']}"
     _db["NAME"] = _db["TEST"]["NAME"] = _name
 
+# The test database is the run's own: flush may erase its audit log between transactional tests.
+AUDIT_LOG_FLUSHABLE = True
+# ...and even with DATABASE_URL set it is no shared database: the demo data may go in.
+PORTAL_DEMO = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

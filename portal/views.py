@@ -34,6 +34,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
     checks = readiness()
     ok = all(c["ok"] for c in checks.values())
+    if not request.user.is_staff:
+        # Anyone may ask (load balancers do): they learn which part is down, never versions,
+        # hosts, ports or paths. Staff see each probe's detail, passwords masked (workers.system).
+        checks = {name: {"ok": c["ok"]} for name, c in checks.items()}
     return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
 
 

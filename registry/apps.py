@@ -25,6 +25,8 @@ class RegistryConfig(AppConfig):
                        describe="registry.job_names.training_retrain_describe")
         kinds.register("registered_model_setup", label="MLflow model setup", queue="default",
                        handler="registry.jobs.registered_model_setup_run", system=True)
+        kinds.register("registry_reconcile", label="Registry reconciliation", queue="default",
+                       handler="registry.jobs.registry_reconcile_run", default_schedule="40 * * * *", system=True)
         register_probe("mlflow", _probe_mlflow)
         history.register()
         duties.register("registry", _open_duties_of)

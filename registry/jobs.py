@@ -56,3 +56,10 @@ def training_retrain_run(job) -> dict[str, Any]:
     job.log(f"Started {training}.")
     return {"training_job": training.pk}
 
+
+
+def registry_reconcile_run(job) -> dict[str, Any]:
+    """Scheduled: MLflow keeps no version whose training job ended without recording it."""
+    job.progress(10, "Comparing MLflow's model versions with the portal's")
+    found = services.model_versions_reconcile(log=job.log)
+    return {"removed": len(found["removed"]), "left": len(found["left"])}

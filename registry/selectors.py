@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 
 from portal.errors import DomainError
 from portal.lists import Sort
+from portal.redact import redact
 from registry.models import Alias, AliasEvent, Dataset, MLProject, ModelVersion, RegisteredModel, TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -417,7 +418,7 @@ def model_version_run(*, version: ModelVersion) -> RunDetails:
         return details
     except Exception as exc:
         logger.warning("could not read MLflow run %s of %s", version.mlflow_run_id, version, exc_info=True)
-        first_line = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        first_line = redact((str(exc).strip().splitlines() or [exc.__class__.__name__])[0])[:200]
         return RunDetails(run_id=version.mlflow_run_id, error=f"MLflow could not be read: {first_line}")
 
 

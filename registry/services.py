@@ -17,6 +17,7 @@ from django.utils.text import slugify
 from portal.errors import DomainError, Forbidden, InvalidTransition
 from portal.limits import text_check
 from portal.models import User
+from portal.redact import redact
 from portal.services import audit_record
 from proposals.models import Proposal, ProposalKind, ProposalState
 from registry import datasets as dataset_files
@@ -392,8 +393,23 @@ def training_start(
 
 def model_version_create(*, config: TrainingConfig, version: int, run_id: str, job_id: int | None,
                          metrics: dict[str, float], by: User | None) -> ModelVersion:
-    """Record a version the training job registered in MLflow."""
+    """Record a version the training job registered in MLflow.
+
+    Only while its job is still running: a job already marked failed (its worker was taken for
+    dead) or cancelled was told to the person as ended, so a version it registered afterwards is
+    refused; the training job then removes it from MLflow, and ``model_versions_reconcile`` removes
+    what a job killed outright left behind."""
+    from workers.models import Job, JobState
+
     with transaction.atomic():
+        if job_id is not None:
+            job = Job.objects.select_for_update().filter(pk=job_id).first()
+            if job is None or job.state != JobState.RUNNING:
+                state = job.state if job else "missing"
+                raise InvalidTransition(
+                    f"Job #{job_id} is {state}: the version {version} it registered in MLflow is not recorded.",
+                    state=state, allowed_actions=[],
+                )
         model_version = ModelVersion.objects.create(
             registered_model=config.registered_model, version=version, mlflow_run_id=run_id,
             training_job_id=job_id, training_config=config, dataset=config.dataset, metrics=metrics,
@@ -407,6 +423,54 @@ def model_version_create(*, config: TrainingConfig, version: int, run_id: str, j
                      data={"model": config.registered_model.name, "version": version, "run_id": run_id,
                            "job_id": job_id, "dataset_sha256": config.dataset.sha256})
     return model_version
+
+
+def model_versions_reconcile(*, log=None) -> dict[str, list[dict[str, Any]]]:
+    """Remove from MLflow the versions whose training job ended without recording them.
+
+    A worker killed between registering a version in MLflow and recording it leaves a version the
+    portal does not know, whose job the reaper later marks failed. Such a version is removed (and
+    its run marked FAILED) rather than recorded: its job was reported as failed to the person who
+    started it. A version whose job still runs may yet be recorded, and one no portal job
+    registered is not the portal's to remove: both are only reported.
+    """
+    from workers.models import Job
+
+    log = log or (lambda text: None)
+    removed: list[dict[str, Any]] = []
+    left: list[dict[str, Any]] = []
+    for model in RegisteredModel.objects.order_by("name"):
+        known = set(ModelVersion.objects.filter(registered_model=model).values_list("version", flat=True))
+        for mlflow_version in mlflow_client.model_versions(model.name):
+            if int(mlflow_version.version) in known:
+                continue
+            job_tag = str((mlflow_version.tags or {}).get(mlflow_client.TAG_JOB, ""))
+            job = Job.objects.filter(pk=int(job_tag)).first() if job_tag.isdigit() else None
+            entry = {"model": model.name, "version": int(mlflow_version.version), "run_id": mlflow_version.run_id or "",
+                     "job_id": job.pk if job else None}
+            if job is None or not job.is_finished:
+                entry["reason"] = "its training job is still running" if job else "no portal job registered it"
+                left.append(entry)
+                log(f"{model.name} version {entry['version']} left in MLflow: {entry['reason']}.")
+                continue
+            try:
+                mlflow_client.model_version_delete(name=model.name, version=mlflow_version.version)
+            except Exception as exc:  # gone already (its job removed it) or MLflow refused: next run retries
+                entry["reason"] = redact(f"MLflow did not remove it: {exc}")
+                left.append(entry)
+                log(f"{model.name} version {entry['version']} left in MLflow: {entry['reason']}.")
+                continue
+            if mlflow_version.run_id:
+                try:
+                    mlflow_client.run_status_set(run_id=mlflow_version.run_id, status="FAILED")
+                except Exception:
+                    logger.warning("could not mark MLflow run %s failed", mlflow_version.run_id, exc_info=True)
+            audit_record(actor=None, verb="model_version.unrecorded_removed", obj=model,
+                         data={**entry, "job_state": job.state})
+            removed.append(entry)
+            log(f"Removed {model.name} version {entry['version']} from MLflow: job #{job.pk} ended {job.state} "
+                f"before recording it.")
+    return {"removed": removed, "left": left}
 
 
 # --- aliases ---------------------------------------------------------------------------
@@ -457,7 +521,7 @@ def model_version_alias_set(*, version: ModelVersion, alias: str, reason: str, b
     try:
         mlflow_client.alias_set(name=model.name, alias=alias, version=str(version.version))
     except Exception as exc:
-        message = exc.message if isinstance(exc, DomainError) else f"MLflow did not answer: {exc}"
+        message = redact(exc.message if isinstance(exc, DomainError) else f"MLflow did not answer: {exc}")
         with transaction.atomic():
             AliasEvent.objects.filter(pk=event.pk).update(state=AliasMoveState.FAILED, error=message[:2000])
             audit_record(actor=by, verb="model_version.alias_move_failed", obj=version,

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from portal import history
 from portal.errors import DomainError
+from portal.redact import redact
 from portal.selectors import audit_history_for
 from registry.models import ModelVersion
 from serving import charts, permissions, selectors, services, stats
@@ -230,7 +231,7 @@ def endpoint_try(request: HttpRequest, name: str) -> HttpResponse:
     except urllib.error.HTTPError as exc:
         status, text = exc.code, exc.read().decode(errors="replace")
     except (urllib.error.URLError, OSError) as exc:
-        status, text = 0, f"The serving tier at {settings.SERVING_URL} did not answer: {exc}"
+        status, text = 0, redact(f"The serving tier at {settings.SERVING_URL} did not answer: {exc}")
     try:
         text = json.dumps(json.loads(text), indent=2)
     except ValueError:

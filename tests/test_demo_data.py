@@ -1,6 +1,10 @@
 """The demo a newcomer sees: every proposal state, last week's minutes, next week's agenda."""
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -11,6 +15,7 @@ from serving.models import Endpoint, PredictionRecord
 from serving.selectors import serving_manifest
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_seed_demo_builds_a_complete_story_and_is_safe_to_run_again(django_capture_on_commit_callbacks, settings):
@@ -104,3 +109,30 @@ def _assert_the_story_keeps_its_dates(past, upcoming):
         times = list(AuditEvent.objects.filter(object_type="proposal", object_id=str(proposal.pk))
                      .order_by("id").values_list("created_at", flat=True))
         assert times == sorted(times), proposal.title
+
+
+def test_seed_demo_refuses_a_shared_database_unless_asked(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = True
+    settings.DATABASE_URL = "postgres://portal@db.internal:5432/portal"
+    settings.PORTAL_DEMO = False
+
+    with pytest.raises(CommandError, match="--allow-shared-database or set PORTAL_DEMO=1"):
+        call_command("seed_demo")
+
+    assert not User.objects.exists()
+
+
+def test_seed_demo_run_against_database_url_loads_nothing(tmp_path):
+    """As ``./dev run`` or a copied README line would run it: refused before touching the database."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PORTAL_DEMO", "DEBUG")}
+    env.update(DJANGO_SETTINGS_MODULE="portal.settings", PORTAL_VAR_DIR=str(tmp_path / "var"),
+               DATABASE_URL="postgres://portal:s3cret@127.0.0.1:1/portal")
+
+    result = subprocess.run([sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode != 0
+    assert "Refusing to load the demo people" in result.stderr
+    assert "s3cret" not in result.stdout + result.stderr

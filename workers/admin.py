@@ -1,13 +1,13 @@
+"""Jobs in the admin: read-only, since a job changes only through the runtime (claim, progress,
+cancel, the reaper), each change with its audit event."""
+
 from django.contrib import admin
 
+from portal.admin import ReadOnlyAdmin
 from workers.models import Job
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "state", "progress", "started_by", "created_at", "finished_at")
     list_filter = ("state", "kind", "queue")
-    readonly_fields = [f.name for f in Job._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

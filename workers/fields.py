@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.redact import redact
+
 # Words that keep their own spelling in a humanised name.
 WORDS = {"id": "ID", "ids": "IDs", "mlflow": "MLflow", "url": "URL", "auc": "AUC", "mae": "MAE", "rmse": "RMSE",
          "psi": "PSI", "ks": "KS", "r2": "R²", "api": "API", "sql": "SQL", "cpu": "CPU", "gpu": "GPU"}
@@ -62,7 +64,8 @@ def value_text(value) -> str:
         return f"{value:,.4g}" if abs(value) < 1e15 else str(value)
     if isinstance(value, str):
         moment = _datetime(value)
-        return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else value
+        # A parameter may be a URL with its password or a signed link: the page never shows those.
+        return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else redact(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(value_text(v) for v in value)
     if isinstance(value, dict):

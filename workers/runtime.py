@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from portal.redact import redact
 from workers import kinds
 from workers.models import Job, JobLogLine, JobPoint, JobState
 
@@ -35,7 +36,7 @@ class JobRun:
         """Record progress (0-100). Raises JobCancelled if cancellation was requested."""
         fields: dict[str, Any] = {"progress": max(0, min(100, int(percent))), "heartbeat_at": timezone.now()}
         if message is not None:
-            fields["message"] = message[:500]
+            fields["message"] = redact(message)[:500]
         Job.objects.filter(pk=self.job_id, state=JobState.RUNNING).update(**fields)
         self.check_cancelled()
 
@@ -48,7 +49,8 @@ class JobRun:
         JobPoint.objects.bulk_create(rows, batch_size=500)
 
     def log(self, text: str, level: str = JobLogLine.Level.INFO) -> None:
-        JobLogLine.objects.create(job_id=self.job_id, text=text, level=level)
+        # Handlers log exception text, which may carry a connection URL with its password.
+        JobLogLine.objects.create(job_id=self.job_id, text=redact(text), level=level)
 
     def check_cancelled(self) -> None:
         if Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).exists():

@@ -15,6 +15,7 @@ from django.utils import timezone
 from portal.errors import DomainError, Forbidden, InvalidTransition, RateLimited
 from portal.models import NotificationKind, User
 from portal.notifications import notify
+from portal.redact import redact
 from portal.services import audit_record
 from workers import kinds
 from workers.cron import CronError
@@ -145,6 +146,9 @@ def job_finished(*, job_id: int, state: str, message: str, result: Any = None, e
         if job is None or job.is_finished:
             return job
         from_state = job.state
+        # The reason of a failure is often an exception's text, which may name a connection URL
+        # with its password; it is shown on the job's page and kept in the (immutable) audit log.
+        message, error = redact(message), redact(error)
         job.state = state
         job.finished_at = timezone.now()
         job.message = message[:500]

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from django.conf import settings
 from django.db import connection
 
+from portal.redact import redact
 from workers.kinds import QUEUES
 from workers.runtime import JobRun
 
@@ -24,7 +25,7 @@ def _timed(name: str, probe: Callable[[], str]) -> dict[str, Any]:
     except Exception as exc:  # a probe's failure is the finding, not an error of the check
         detail = f"{exc.__class__.__name__}: {exc}"
         ok = False
-    return {"name": name, "ok": ok, "ms": round((time.perf_counter() - start) * 1000, 1), "detail": detail}
+    return {"name": name, "ok": ok, "ms": round((time.perf_counter() - start) * 1000, 1), "detail": redact(detail)}
 
 
 def probe_database() -> str:
@@ -120,7 +121,7 @@ def system_check_run(job: JobRun) -> dict[str, Any]:
         consumers = worker_queues()
         error = ""
     except Exception as exc:
-        consumers, error = {q: [] for q in QUEUES}, f"{exc.__class__.__name__}: {exc}"
+        consumers, error = {q: [] for q in QUEUES}, redact(f"{exc.__class__.__name__}: {exc}")
     ms = round((time.perf_counter() - start) * 1000, 1)
     for q in QUEUES:
         workers = consumers.get(q, [])

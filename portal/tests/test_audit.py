@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from portal.models import AuditEvent
+from portal.models import AuditEvent, Pod
 from portal.services import audit_record
 from portal.tests.factories import PodFactory, UserFactory
 from workers.services import job_cancel, job_start
@@ -127,3 +128,65 @@ def test_the_audit_api_needs_sign_in(event):
 
     assert response.status_code == 401
     assert "pod.created" not in response.content.decode()
+
+
+def test_the_base_manager_refuses_deletes_too(event):
+    # Django's deletion machinery and related lookups use the base manager, not ``objects``.
+    with pytest.raises(PermissionError):
+        AuditEvent._base_manager.filter(pk=event.pk).delete()
+
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_the_database_refuses_a_raw_delete(event):
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM portal_auditevent WHERE id = %s", [event.pk])
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM portal_auditevent")
+
+    assert _stored(event) == ("pod.created", "Delivery", {"why": "test"})
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="TRUNCATE exists on PostgreSQL only")
+def test_postgresql_refuses_to_truncate_the_audit_log(event):
+    with connection.cursor() as cursor:
+        # The test's own inserts leave deferred foreign key checks, which TRUNCATE would refuse first.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("TRUNCATE portal_auditevent")
+    with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("TRUNCATE portal_auditevent, portal_pod CASCADE")
+
+    assert _stored(event) == ("pod.created", "Delivery", {"why": "test"})
+
+
+def test_flush_outside_the_tests_refuses_and_deletes_nothing(event, settings):
+    settings.AUDIT_LOG_FLUSHABLE = False
+
+    with pytest.raises(CommandError, match="append-only"):
+        call_command("flush", interactive=False)
+
+    assert _stored(event) == ("pod.created", "Delivery", {"why": "test"})
+    assert Pod.objects.filter(name="Delivery").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tests_flush_erases_the_log_and_puts_the_guard_back():
+    audit_record(actor=None, verb="pod.created", obj=PodFactory(name="Payments"))
+
+    call_command("flush", interactive=False)
+
+    # (migrate's own rows, such as the default schedules, come back after a flush)
+    assert not AuditEvent.objects.filter(verb="pod.created").exists()
+    assert not Pod.objects.exists()
+    event = audit_record(actor=None, verb="pod.created", obj=PodFactory(name="Payments"))
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM portal_auditevent WHERE id = %s", [event.pk])
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE portal_auditevent SET verb = 'x' WHERE id = %s", [event.pk])

@@ -52,8 +52,33 @@ def test_readyz_is_unavailable_when_redis_is_down(client, settings):
     body = response.json()
     assert body["status"] == "unavailable"
     assert body["checks"]["redis"]["ok"] is False
-    assert DEAD_SOCKET in body["checks"]["redis"]["detail"]
     assert body["checks"]["database"]["ok"] is True
+    assert DEAD_SOCKET not in response.content.decode()
+
+
+def test_readyz_tells_anyone_only_what_is_down(client, settings):
+    from django.db import connection
+
+    response = client.get("/readyz")
+
+    assert response.json()["checks"] == {"database": {"ok": True}, "redis": {"ok": True}, "broker": {"ok": True}}
+    text = response.content.decode()
+    for secret in (str(settings.VAR_DIR), str(connection.settings_dict["NAME"]), connection.vendor, "Redis ",
+                   "transport", "127.0.0.1", ".sock"):
+        assert secret not in text
+
+
+def test_readyz_shows_staff_the_details_with_passwords_masked(client, settings):
+    settings.REDIS_URL = "redis://:hunter2@127.0.0.1:1/0"
+    client.force_login(UserFactory(username="ops", is_staff=True))
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["database"]["ok"] is True and checks["database"]["detail"]
+    assert checks["redis"]["ok"] is False and "127.0.0.1" in checks["redis"]["detail"]
+    assert "hunter2" not in response.content.decode()
 
 
 def test_the_login_page_renders_for_anyone(client):

@@ -251,3 +251,72 @@ def test_the_throttle_sends_buffered_points_with_progress_and_all_at_the_end():
     assert reporter.recorded == [{"valid_mae": [(1, 9.0)]}]  # sent with the first (due) report only
     throttle.tick(force=True)
     assert reporter.recorded[-1] == {"valid_mae": [(2, 8.0), (3, 7.0), (4, 6.0), (5, 5.0)]}
+
+
+class ReapedBeforeRecording(JobRun):
+    """The reaper marks the job failed (its heartbeat looked lost) just as it registers its version."""
+
+    def progress(self, percent, message=None):
+        super().progress(percent, message)
+        if message == "Registering the model version":
+            from workers.services import job_finished
+
+            job_finished(job_id=self.job_id, state="failed", message="Worker lost: no heartbeat.", error="Worker lost")
+
+
+def test_a_job_the_reaper_marked_failed_records_no_version_and_leaves_none_in_mlflow(
+        project, delivery, django_capture_on_commit_callbacks):
+    _, proj = project
+    job = start(project, delivery, django_capture_on_commit_callbacks)
+
+    with pytest.raises(DomainError, match=rf"Job #{job.pk} is failed: the version 1 it registered in MLflow is not recorded"):
+        training_run(ReapedBeforeRecording(job))
+
+    assert not ModelVersion.objects.exists()
+    assert mlflow_client.model_versions(proj.name) == []
+    [run] = runs_of(proj, job)
+    assert run.info.status == "FAILED"
+    job.refresh_from_db()
+    assert (job.state, job.error) == ("failed", "Worker lost")
+
+
+def test_reconcile_removes_the_versions_of_jobs_that_died_before_recording_them(
+        project, delivery, django_capture_on_commit_callbacks):
+    from workers.runtime import job_execute
+    from workers.services import job_finished
+
+    _, proj = project
+    good = start(project, delivery, django_capture_on_commit_callbacks)
+    training_run(JobRun(good))
+    [recorded] = ModelVersion.objects.all()
+    source = mlflow_client.model_versions(proj.name)[0].source
+    # What a worker killed between registering and recording leaves: a version only MLflow knows.
+    dead = start(project, delivery, django_capture_on_commit_callbacks)
+    still_running = start(project, delivery, django_capture_on_commit_callbacks)
+    for job in (dead, still_running):
+        mlflow_client.client().create_model_version(name=proj.name, source=source, run_id=recorded.mlflow_run_id,
+                                                    tags={mlflow_client.TAG_JOB: str(job.pk)})
+    job_finished(job_id=dead.pk, state="failed", message="Worker lost: no heartbeat.", error="Worker lost")
+    with django_capture_on_commit_callbacks(execute=False):
+        from workers.services import job_start
+
+        reconcile = job_start(kind="registry_reconcile", started_by=None)
+
+    job_execute(reconcile.pk)
+
+    reconcile.refresh_from_db()
+    assert reconcile.state == "succeeded", reconcile.error
+    assert reconcile.result == {"removed": 1, "left": 1}
+    assert sorted(int(v.version) for v in mlflow_client.model_versions(proj.name)) == [1, 3]
+    assert list(ModelVersion.objects.values_list("version", flat=True)) == [1]
+    event = AuditEvent.objects.get(verb="model_version.unrecorded_removed")
+    assert (event.data["version"], event.data["job_id"], event.data["job_state"]) == (2, dead.pk, "failed")
+    log = "\n".join(reconcile.log_lines.values_list("text", flat=True))
+    assert f"Removed {proj.name} version 2 from MLflow: job #{dead.pk} ended failed" in log
+    assert "version 3 left in MLflow: its training job is still running" in log
+
+
+def test_the_reconcile_job_runs_on_a_default_schedule():
+    from workers.models import Schedule
+
+    assert Schedule.objects.get(name="registry_reconcile").kind == "registry_reconcile"

@@ -12,10 +12,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="seed even with DEBUG off")
+        parser.add_argument(
+            "--allow-shared-database", action="store_true",
+            help="seed even into the database DATABASE_URL names (as PORTAL_DEMO=1 does)",
+        )
 
-    def handle(self, *args, force=False, **options):
+    def handle(self, *args, force=False, allow_shared_database=False, **options):
         if not settings.DEBUG and not force:
             raise CommandError("Refusing to load demo data (with known passwords) with DEBUG off; pass --force if you mean it.")
+        if settings.DATABASE_URL and not (settings.PORTAL_DEMO or allow_shared_database):
+            raise CommandError(
+                "Refusing to load the demo people (password 'demo', an administrator among them) into the "
+                "database DATABASE_URL names: it may be shared. Nothing was loaded. If it is a database of "
+                "your own, pass --allow-shared-database or set PORTAL_DEMO=1."
+            )
         people = seed.seed_people()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(people)} people."))
         # Each app may ship demo data as ``<app>.demo.seed()``; they run in INSTALLED_APPS order,
