@@ -47,6 +47,8 @@ def exception_handler(exc, context):
         return Response(body, status=exc.status)
     if isinstance(exc, DjangoValidationError):
         return Response({"detail": " ".join(exc.messages)}, status=400)
+    if isinstance(exc, OverflowError):  # an id or count past what the database stores matches nothing
+        return Response({"detail": "A number in the request is too large."}, status=400)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, drf_exceptions.ValidationError):
         response.data = _validation_body(response.data)

@@ -52,7 +52,7 @@ def token():
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True,
+@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 def test_no_request_breaks_the_api(case, token):
     case.call_and_validate(headers={"Authorization": f"Token {token}"},
@@ -67,6 +67,9 @@ def test_an_id_too_long_for_the_database_is_no_such_object(token):
     for path in (f"/api/v1/proposals/{huge}/", f"/api/v1/jobs/{huge}/cancel/"):
         response = api.get(path) if "cancel" not in path else api.post(path)
         assert response.status_code == 404, path
+    # In a query, the same number is refused with the reason.
+    response = api.get("/api/v1/monitor-runs/", {"monitor": huge})
+    assert response.status_code == 400 and "too large" in response.json()["detail"]
 
 
 def test_a_refused_input_says_why_in_words_and_by_field(token):

@@ -15,6 +15,7 @@ from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils.regex_helper import normalize
 
+from portal.converters import IdConverter
 from portal.tests.factories import UserFactory
 from workers.models import JobState
 from workers.services import job_start
@@ -41,14 +42,14 @@ REGEX_CANDIDATES = ("1", "x", "portal", "auth", SAMPLE_UUID)
 def _fill_route(pattern: RoutePattern, int_value: str) -> str | None:
     route = str(pattern)
     for name, converter in pattern.converters.items():
-        if isinstance(converter, IntConverter):
+        if isinstance(converter, (IntConverter, IdConverter)):
             value = int_value
         else:
             value = next((v for cls, v in CONVERTER_VALUES if isinstance(converter, cls)), None)
         if value is None:
             return None
         route = route.replace(f"<{name}>", value)
-        for prefix in ("int", "str", "slug", "path", "uuid"):
+        for prefix in ("int", "id", "str", "slug", "path", "uuid"):
             route = route.replace(f"<{prefix}:{name}>", value)
     return None if "<" in route else route
 
