@@ -67,6 +67,7 @@ def test_a_data_scientist_uploads_a_dataset_trains_a_model_and_opens_the_new_ver
     expect(page.locator("#job-live")).to_have_attribute("data-state", "succeeded", timeout=60_000)
     screenshot(page, "registry-dataset-checked")
     page.locator("#job-result-link").click()
+    expect(page).to_have_url(re.compile(r"/projects/datasets/\d+/$"))
     expect(page.get_by_role("heading", name="Deliveries March")).to_be_visible()
     dataset = Dataset.objects.get()
     assert dataset.rows == 1500 and len(dataset.schema) == 8
