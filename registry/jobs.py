@@ -73,4 +73,6 @@ def registry_reconcile_run(job) -> dict[str, Any]:
     """Scheduled: MLflow keeps no version whose training job ended without recording it."""
     job.progress(10, "Comparing MLflow's model versions with the portal's")
     found = services.model_versions_reconcile(log=job.log)
-    return {"removed": len(found["removed"]), "left": len(found["left"])}
+    job.progress(90, "Removing uploads no registration job waits for")
+    swept = services.dataset_incoming_sweep(log=job.log)
+    return {"removed": len(found["removed"]), "left": len(found["left"]), "incoming_removed": len(swept)}

@@ -305,6 +305,34 @@ def dataset_register_stored(*, params: dict[str, Any], by: User | None, run) -> 
     return dataset
 
 
+INCOMING_KEEP_HOURS = 6
+
+
+def dataset_incoming_sweep(*, log=None) -> list[str]:
+    """Remove files left in the incoming folder: a job cancelled before it ran, a request or a
+    worker that died mid-way. A file a queued or running registration job names is kept, and so is
+    one younger than INCOMING_KEEP_HOURS (a request may still be streaming it)."""
+    from workers.models import Job
+
+    incoming = Path(settings.DATASETS_FOLDER) / "incoming"
+    if not incoming.is_dir():
+        return []
+    waiting = {str(params.get("stored_file")) for params in
+               Job.objects.of_kind("dataset_register").active().values_list("params", flat=True)
+               if isinstance(params, dict)}
+    cutoff = timezone.now().timestamp() - INCOMING_KEEP_HOURS * 3600
+    removed = []
+    for path in sorted(incoming.iterdir()):
+        relpath = path.relative_to(Path(settings.DATASETS_FOLDER)).as_posix()
+        if not path.is_file() or relpath in waiting or path.stat().st_mtime > cutoff:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(relpath)
+        if log is not None:
+            log(f"Removed {relpath}: no registration job is waiting for it.")
+    return removed
+
+
 def _file_chunks(path: Path) -> Iterable[bytes]:
     with open(path, "rb") as source:
         yield from iter(lambda: source.read(dataset_files.CHUNK), b"")

@@ -139,3 +139,24 @@ def test_the_upload_page_leads_to_the_job_and_the_job_to_the_dataset(folder):
     again = c.post("/projects/datasets/upload/", {"name": "Deliveries June", "file": csv_upload(frame, "june.csv")})
     assert again["Location"] == f"/projects/datasets/{dataset.pk}/"
     assert Job.objects.filter(kind="dataset_register").count() == 1
+
+
+def test_files_no_registration_job_waits_for_are_swept_from_the_incoming_folder(folder):
+    import os
+    import time
+
+    frame = demo_data.delivery_times(30)
+    waiting, _ = services.dataset_upload_start(name="Waiting", by=UserFactory(), uploaded_file=csv_upload(frame))
+    cancelled, _ = services.dataset_upload_start(name="Cancelled", by=UserFactory(),
+                                                 uploaded_file=csv_upload(demo_data.delivery_times(31)))
+    Job.objects.filter(pk=cancelled.pk).update(state=JobState.CANCELLED)
+    fresh = folder / "incoming" / "fresh.csv"
+    fresh.write_bytes(b"a\n1\n")
+    hours_ago = time.time() - (services.INCOMING_KEEP_HOURS + 1) * 3600
+    for relpath in (waiting.params["stored_file"], cancelled.params["stored_file"]):
+        os.utime(folder / relpath, (hours_ago, hours_ago))
+
+    removed = services.dataset_incoming_sweep()
+
+    assert removed == [cancelled.params["stored_file"]]
+    assert files_in(folder) == sorted([waiting.params["stored_file"], "incoming/fresh.csv"])
