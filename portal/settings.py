@@ -257,6 +257,9 @@ DATASET_MAX_ROWS = env.int("DATASET_MAX_ROWS", default=10_000_000)
 DATASET_MAX_COLUMNS = env.int("DATASET_MAX_COLUMNS", default=1000)
 # A Parquet file's data once decompressed, in bytes (compression can hide a far larger table).
 DATASET_MAX_UNCOMPRESSED_BYTES = env.int("DATASET_MAX_UNCOMPRESSED_BYTES", default=2 * 1024 * 1024 * 1024)
+# A worker reads an uploaded file in a child process limited to this much memory (address
+# space), in MB: a file that needs more fails its job, and the worker lives on.
+DATASET_PARSE_MEMORY_MB = env.int("DATASET_PARSE_MEMORY_MB", default=2048)
 # An upload whose Content-Length is past DATASET_MAX_BYTES is refused before its body is read.
 # Below it, a file part larger than FILE_UPLOAD_MAX_MEMORY_SIZE streams to a temporary file
 # instead of memory; every other request body (forms, JSON) is capped at DATA_UPLOAD_MAX_MEMORY_SIZE.

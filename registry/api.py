@@ -140,8 +140,15 @@ class DatasetInput(serializers.Serializer):
         self.fields["project"].queryset = selectors.project_list()
 
 
+class DatasetUploadOutput(serializers.Serializer):
+    job = JobOutput(allow_null=True, help_text="The job reading the file (202); null when already registered")
+    dataset = DatasetOutput(allow_null=True, help_text="The dataset already holding this name and content (200); "
+                                                       "null while a job reads the file")
+
+
 class DatasetListApi(generics.ListAPIView):
-    """Registered datasets, newest first. POST uploads one (multipart, ``name`` and ``file``)."""
+    """Registered datasets, newest first. POST uploads one (multipart, ``name`` and ``file``): a job
+    reads it, and the dataset is registered once the job succeeds."""
 
     serializer_class = DatasetOutput
     filter_backends: list = []
@@ -156,14 +163,20 @@ class DatasetListApi(generics.ListAPIView):
             upload_body_check(request.META, settings.DATASET_MAX_BYTES)
         super().initial(request, *args, **kwargs)
 
-    @extend_schema(request=DatasetInput, responses={201: DatasetOutput, **_errors(400, 413)})
+    @extend_schema(request=DatasetInput, responses={202: DatasetUploadOutput, 200: DatasetUploadOutput,
+                                                    **_errors(400, 403, 413, 429)},
+                   description="Takes the file and starts a job that reads it: 202 with the job (poll "
+                               "``/api/v1/jobs/{id}/``; its ``result`` is ``{\"dataset\": id}``), or 200 with "
+                               "the dataset when this name already holds this content.")
     def post(self, request):
         data = DatasetInput(data=request.data)
         data.is_valid(raise_exception=True)
-        dataset = services.dataset_register(name=data.validated_data["name"], by=request.user,
-                                            uploaded_file=data.validated_data["file"],
-                                            project=data.validated_data.get("project"))
-        return Response(DatasetOutput(dataset).data, status=status.HTTP_201_CREATED)
+        job, dataset = services.dataset_upload_start(name=data.validated_data["name"], by=request.user,
+                                                     uploaded_file=data.validated_data["file"],
+                                                     project=data.validated_data.get("project"))
+        if job is not None:
+            return Response(DatasetUploadOutput({"job": job, "dataset": None}).data, status=status.HTTP_202_ACCEPTED)
+        return Response(DatasetUploadOutput({"job": None, "dataset": dataset}).data, status=status.HTTP_200_OK)
 
 
 class DatasetDetailApi(APIView):

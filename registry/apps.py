@@ -23,6 +23,10 @@ class RegistryConfig(AppConfig):
         kinds.register("training_retrain", label="Scheduled retraining", queue="default",
                        handler="registry.jobs.training_retrain_run", system=True,
                        describe="registry.job_names.training_retrain_describe")
+        kinds.register("dataset_register", label="Dataset registration", queue="default",
+                       handler="registry.jobs.dataset_register_run", notify_starter=True,
+                       describe="registry.job_names.dataset_register_describe",
+                       may_manage="registry.permissions.can_manage_project_job")
         kinds.register("registered_model_setup", label="MLflow model setup", queue="default",
                        handler="registry.jobs.registered_model_setup_run", system=True)
         kinds.register("registry_reconcile", label="Registry reconciliation", queue="default",

@@ -226,3 +226,9 @@ def json_safe(value: Any) -> Any:
     except (TypeError, ValueError):
         pass
     return str(value)
+
+
+def describe_file(path: Path, fmt: str, limits: FileLimits) -> dict[str, Any]:
+    """What the portal keeps of a readable file: its rows, schema and preview (JSON as it is)."""
+    frame = read_frame(path, fmt, limits=limits)
+    return {"rows": len(frame), "schema": schema_infer(frame), "preview": preview(frame)}

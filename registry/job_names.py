@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from proposals.models import Proposal
-from registry.models import MLProject, TrainingConfig
+from registry.models import Dataset, MLProject, TrainingConfig
 
 
 def _ints(values) -> set[int]:
@@ -59,4 +59,17 @@ def project_create_describe(jobs) -> dict[int, tuple[str, str, str]]:
                else reverse("proposals:detail", args=[proposal.pk]))
         names[job.pk] = (f"Project creation for {proposal.title}", url,
                           "Open the project" if project is not None else "Open the proposal")
+    return names
+
+
+def dataset_register_describe(jobs) -> dict[int, tuple[str, str, str] | str]:
+    """"Dataset registration of Deliveries March", linked to the dataset once it is registered."""
+    made = {job.pk: (job.result or {}).get("dataset") if isinstance(job.result, dict) else None for job in jobs}
+    datasets = Dataset.objects.only("pk").in_bulk(_ints(made.values()))
+    names: dict[int, tuple[str, str, str] | str] = {}
+    for job in jobs:
+        text = f"Dataset registration of {(job.params or {}).get('name') or 'a file'}"
+        dataset = datasets.get(made[job.pk]) if str(made[job.pk]).isdigit() else None
+        names[job.pk] = ((text, reverse("registry:dataset_detail", args=[dataset.pk]), "Open the dataset")
+                         if dataset is not None else text)
     return names

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from registry import services
+from registry.datasets import size_text
 from registry.models import RegisteredModel
 
 MLFLOW_ATTEMPTS = 3
@@ -58,8 +59,20 @@ def training_retrain_run(job) -> dict[str, Any]:
 
 
 
+def dataset_register_run(job) -> dict[str, Any]:
+    """Read an uploaded file in a child process under DATASET_PARSE_MEMORY_MB and register it."""
+    params = job.params
+    job.progress(10, f"Stored {params.get('original_filename') or 'the file'} ({size_text(int(params['size_bytes']))}, "
+                     f"SHA-256 {params['sha256'][:12]})")
+    dataset = services.dataset_register_stored(params=params, by=job.job.started_by, run=job)
+    job.log(f"Dataset {dataset.name} (#{dataset.pk}) registered: {dataset.rows:,} rows, {len(dataset.schema)} columns.")
+    return {"dataset": dataset.pk}
+
+
 def registry_reconcile_run(job) -> dict[str, Any]:
     """Scheduled: MLflow keeps no version whose training job ended without recording it."""
     job.progress(10, "Comparing MLflow's model versions with the portal's")
     found = services.model_versions_reconcile(log=job.log)
-    return {"removed": len(found["removed"]), "left": len(found["left"])}
+    job.progress(90, "Removing uploads no registration job waits for")
+    swept = services.dataset_incoming_sweep(log=job.log)
+    return {"removed": len(found["removed"]), "left": len(found["left"]), "incoming_removed": len(swept)}

@@ -103,23 +103,28 @@ def _resolve_in_folder(path: str | Path) -> Path:
     return resolved
 
 
-def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: str | Path | None = None,
-                     project: MLProject | None = None) -> Dataset:
-    """Register an uploaded file, or a file already in the data folder, as a dataset: shared with
-    every project, or of one ``project`` (only its team may add to it, and only its datasets feed
-    its scheduled retraining).
-
-    The file must be a readable CSV or Parquet file with columns and rows, no larger than
-    DATASET_MAX_BYTES and within DATASET_MAX_ROWS, DATASET_MAX_COLUMNS and
-    DATASET_MAX_UNCOMPRESSED_BYTES; anything else is refused with a DomainError and leaves nothing behind.
-    The content is stored under its SHA-256; registering the same content under the same
-    name again returns the existing dataset.
-    """
+def _dataset_name_check(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise DomainError("Give the dataset a name.", field="name")
     if len(name) > 200:
         raise DomainError("A dataset name can be at most 200 characters.", field="name")
+    return name
+
+
+def _dataset_file_limits() -> dataset_files.FileLimits:
+    return dataset_files.FileLimits(
+        max_rows=settings.DATASET_MAX_ROWS, max_columns=settings.DATASET_MAX_COLUMNS,
+        max_uncompressed_bytes=settings.DATASET_MAX_UNCOMPRESSED_BYTES,
+    )
+
+
+def _dataset_incoming(*, name: str, by: User | None, uploaded_file, path, project: MLProject | None):
+    """Every check that needs no parsing, then the file streamed into the incoming folder.
+
+    Returns (name, stored file, format, sha256, size, original filename, source label).
+    """
+    name = _dataset_name_check(name)
     if (uploaded_file is None) == (path is None):
         raise DomainError("Upload a file or name one in the data folder (one of the two).", field="file")
     if project is not None and by is not None:
@@ -131,21 +136,20 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
         if uploaded_file.size is not None and uploaded_file.size > limit:
             raise dataset_files.too_large(uploaded_file.size, limit)
         chunks: Iterable[bytes] = uploaded_file.chunks()
-        source = None
+        source = "upload"
     else:
-        source = _resolve_in_folder(path)
-        original = source.name
+        resolved = _resolve_in_folder(path)
+        original = resolved.name
         fmt = dataset_files.format_for(original)
-        if source.stat().st_size > limit:
-            raise dataset_files.too_large(source.stat().st_size, limit)
-        chunks = _file_chunks(source)
+        if resolved.stat().st_size > limit:
+            raise dataset_files.too_large(resolved.stat().st_size, limit)
+        chunks = _file_chunks(resolved)
+        source = "data folder"
 
-    folder = Path(settings.DATASETS_FOLDER)
-    incoming = folder / "incoming"
+    incoming = Path(settings.DATASETS_FOLDER) / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=incoming, suffix=f".{fmt}", delete=False)
     temp = Path(handle.name)
-    created_file: Path | None = None
     try:
         digest, size = hashlib.sha256(), 0
         with handle:
@@ -155,44 +159,178 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
                     raise dataset_files.too_large(size, limit)
                 digest.update(chunk)
                 handle.write(chunk)
-        sha256 = digest.hexdigest()
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return name, temp, fmt, digest.hexdigest(), size, original, source
+
+
+def _dataset_record(*, name: str, by: User | None, project: MLProject | None, temp: Path, fmt: str, sha256: str,
+                    size: int, original: str, source: str, found: dict[str, Any]) -> Dataset:
+    """Move a read file from the incoming folder into the store and create its Dataset, audited.
+
+    The one way a dataset is made, in the request (``dataset_register``) or in a job. On any
+    failure the incoming file is removed, and the stored one too unless another dataset uses it.
+    """
+    folder = Path(settings.DATASETS_FOLDER)
+    relpath = _store_relpath(sha256, fmt)
+    final = folder / relpath
+    created_file: Path | None = None
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            temp.unlink(missing_ok=True)
+        else:
+            os.replace(temp, final)
+            created_file = final
+        try:
+            with transaction.atomic():
+                dataset = Dataset.objects.create(
+                    name=name, path=relpath, sha256=sha256, format=fmt, size_bytes=size, rows=found["rows"],
+                    schema=found["schema"], preview=found["preview"], original_filename=original[:300],
+                    uploaded_by=by if by and by.is_authenticated else None, project=project,
+                )
+                audit_record(actor=by if by and by.is_authenticated else None, verb="dataset.registered", obj=dataset,
+                             data={"sha256": sha256, "rows": found["rows"], "columns": len(found["schema"]),
+                                   "size_bytes": size, "source": source,
+                                   "project": project.name if project is not None else None})
+        except IntegrityError:  # the same name and content registered meanwhile (another job)
+            existing = Dataset.objects.filter(name=name, sha256=sha256).first()
+            if existing is None:
+                raise
+            return existing
+        return dataset
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        if created_file is not None and not Dataset.objects.filter(path=relpath).exists():
+            created_file.unlink(missing_ok=True)
+        raise
+
+
+def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: str | Path | None = None,
+                     project: MLProject | None = None) -> Dataset:
+    """Register an uploaded file, or a file already in the data folder, as a dataset: shared with
+    every project, or of one ``project`` (only its team may add to it, and only its datasets feed
+    its scheduled retraining). The file is read here, in the caller's process; pages and the API
+    use ``dataset_upload_start``, which reads it in a job.
+
+    The file must be a readable CSV or Parquet file with columns and rows, no larger than
+    DATASET_MAX_BYTES and within DATASET_MAX_ROWS, DATASET_MAX_COLUMNS and
+    DATASET_MAX_UNCOMPRESSED_BYTES; anything else is refused with a DomainError and leaves nothing behind.
+    The content is stored under its SHA-256; registering the same content under the same
+    name again returns the existing dataset.
+    """
+    name, temp, fmt, sha256, size, original, source = _dataset_incoming(
+        name=name, by=by, uploaded_file=uploaded_file, path=path, project=project)
+    try:
         existing = Dataset.objects.filter(name=name, sha256=sha256).first()
         if existing is not None:
             temp.unlink()
             return existing
-        frame = dataset_files.read_frame(temp, fmt, limits=dataset_files.FileLimits(
-            max_rows=settings.DATASET_MAX_ROWS, max_columns=settings.DATASET_MAX_COLUMNS,
-            max_uncompressed_bytes=settings.DATASET_MAX_UNCOMPRESSED_BYTES,
-        ))
-        schema = dataset_files.schema_infer(frame)
-        preview = dataset_files.preview(frame)
-        rows = len(frame)
-        del frame
-
-        relpath = _store_relpath(sha256, fmt)
-        final = folder / relpath
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            temp.unlink()
-        else:
-            os.replace(temp, final)
-            created_file = final
-        with transaction.atomic():
-            dataset = Dataset.objects.create(
-                name=name, path=relpath, sha256=sha256, format=fmt, size_bytes=size, rows=rows, schema=schema,
-                preview=preview, original_filename=original[:300], uploaded_by=by if by and by.is_authenticated else None,
-                project=project,
-            )
-            audit_record(actor=by, verb="dataset.registered", obj=dataset,
-                         data={"sha256": sha256, "rows": rows, "columns": len(schema), "size_bytes": size,
-                               "source": "upload" if source is None else "data folder",
-                               "project": project.name if project is not None else None})
-        return dataset
+        found = dataset_files.describe_file(temp, fmt, _dataset_file_limits())
     except BaseException:
         temp.unlink(missing_ok=True)
-        if created_file is not None and not Dataset.objects.filter(path=_store_relpath(sha256, fmt)).exists():
-            created_file.unlink(missing_ok=True)
         raise
+    return _dataset_record(name=name, by=by, project=project, temp=temp, fmt=fmt, sha256=sha256, size=size,
+                           original=original, source=source, found=found)
+
+
+def dataset_upload_start(*, name: str, by: User | None, uploaded_file=None, path: str | Path | None = None,
+                         project: MLProject | None = None):
+    """Take a file to register as a dataset and start the job that reads it.
+
+    Everything that needs no reading is checked here (the name, one source, who may add to
+    ``project``, the size while streaming, the format from the filename) and the file is kept in
+    the incoming folder under a name of its own. Returns ``(job, None)`` with the started
+    ``dataset_register`` job, or ``(None, dataset)`` when this name already holds this content.
+    Nothing is parsed here: the job reads the file in a child process under DATASET_PARSE_MEMORY_MB.
+    """
+    from workers.services import job_start
+
+    name, temp, fmt, sha256, size, original, source = _dataset_incoming(
+        name=name, by=by, uploaded_file=uploaded_file, path=path, project=project)
+    try:
+        existing = Dataset.objects.filter(name=name, sha256=sha256).first()
+        if existing is not None:
+            temp.unlink()
+            return None, existing
+        params = {"name": name, "stored_file": temp.relative_to(Path(settings.DATASETS_FOLDER)).as_posix(),
+                  "format": fmt, "sha256": sha256, "size_bytes": size, "original_filename": original[:300],
+                  "source": source, "project_id": project.pk if project is not None else None}
+        job = job_start(kind="dataset_register", started_by=by, params=params, obj=project,
+                        message=f"Waiting for a worker to check {original}.")
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return job, None
+
+
+def dataset_register_stored(*, params: dict[str, Any], by: User | None, run) -> Dataset:
+    """Read a file ``dataset_upload_start`` kept and register it (the ``dataset_register`` job).
+
+    ``run`` is the job's ``JobRun``: progress and log lines go to it, and a cancel stops the read.
+    The file is read in a child process limited to DATASET_PARSE_MEMORY_MB; a refusal, running
+    out of memory or a cancel removes the kept file and registers nothing.
+    """
+    from registry import dataset_parse
+
+    folder = Path(settings.DATASETS_FOLDER)
+    temp = (folder / params["stored_file"]).resolve()
+    if (folder / "incoming").resolve() not in temp.parents:
+        raise DomainError(f"The kept file {params['stored_file']} is not in the incoming folder.")
+    name, fmt, sha256 = params["name"], params["format"], params["sha256"]
+    original = params.get("original_filename") or temp.name
+    try:
+        project = MLProject.objects.get(pk=params["project_id"]) if params.get("project_id") else None
+        existing = Dataset.objects.filter(name=name, sha256=sha256).first()
+        if existing is not None:
+            run.log(f"{name} already holds this content: dataset #{existing.pk}.")
+            temp.unlink(missing_ok=True)
+            return existing
+        if not temp.is_file():
+            raise DomainError(f"The uploaded file {original} is no longer in the incoming folder; upload it again.")
+        memory_mb = settings.DATASET_PARSE_MEMORY_MB
+        run.progress(20, f"Reading {original} (at most {memory_mb:,} MB of memory)")
+        found = dataset_parse.parse(temp, fmt, limits=_dataset_file_limits(), memory_mb=memory_mb,
+                                    poll=run.check_cancelled, log=run.log)
+        run.progress(80, f"Profiled: {found['rows']:,} rows, {len(found['schema'])} columns")
+        run.log(f"Read {found['rows']:,} rows and {len(found['schema'])} columns.")
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    dataset = _dataset_record(name=name, by=by, project=project, temp=temp, fmt=fmt, sha256=sha256,
+                              size=int(params["size_bytes"]), original=original,
+                              source=params.get("source") or "upload", found=found)
+    # No progress call past this point: it would honour a late cancel of a dataset already made.
+    return dataset
+
+
+INCOMING_KEEP_HOURS = 6
+
+
+def dataset_incoming_sweep(*, log=None) -> list[str]:
+    """Remove files left in the incoming folder: a job cancelled before it ran, a request or a
+    worker that died mid-way. A file a queued or running registration job names is kept, and so is
+    one younger than INCOMING_KEEP_HOURS (a request may still be streaming it)."""
+    from workers.models import Job
+
+    incoming = Path(settings.DATASETS_FOLDER) / "incoming"
+    if not incoming.is_dir():
+        return []
+    waiting = {str(params.get("stored_file")) for params in
+               Job.objects.of_kind("dataset_register").active().values_list("params", flat=True)
+               if isinstance(params, dict)}
+    cutoff = timezone.now().timestamp() - INCOMING_KEEP_HOURS * 3600
+    removed = []
+    for path in sorted(incoming.iterdir()):
+        relpath = path.relative_to(Path(settings.DATASETS_FOLDER)).as_posix()
+        if not path.is_file() or relpath in waiting or path.stat().st_mtime > cutoff:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(relpath)
+        if log is not None:
+            log(f"Removed {relpath}: no registration job is waiting for it.")
+    return removed
 
 
 def _file_chunks(path: Path) -> Iterable[bytes]:

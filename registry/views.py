@@ -217,7 +217,7 @@ def _dataset_upload(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         path = (form.cleaned_data.get("path") or "").strip()
         try:
-            dataset = services.dataset_register(
+            job, dataset = services.dataset_upload_start(
                 name=form.cleaned_data["name"], by=request.user,
                 uploaded_file=form.cleaned_data.get("file") or None, path=path or None,
                 project=form.cleaned_data.get("project"),
@@ -226,8 +226,10 @@ def _dataset_upload(request: HttpRequest) -> HttpResponse:
             # A refusal about the file sits under the field that was used.
             add_domain_error(form, exc, aliases={"file": "path" if path else "file"})
         else:
-            messages.success(request, f"Dataset “{dataset.name}” registered: {dataset.rows:,} rows, "
-                                      f"{len(dataset.schema)} columns.")
+            if job is not None:
+                messages.info(request, f"Upload received: checking {job.params['original_filename']}…")
+                return redirect("workers:job_detail", job_id=job.pk)
+            messages.success(request, f"Dataset “{dataset.name}” is already registered with this content.")
             return redirect("registry:dataset_detail", dataset_id=dataset.pk)
     return render(request, "registry/dataset_list.html", _dataset_list_context(request, form), status=400)
 

@@ -39,3 +39,15 @@ def demo_dataset(problem: str = "delivery_times", *, rows: int = 2000, seed: int
 
 DELIVERY_FEATURES = ["distance_km", "items", "hour", "weekday", "courier_load", "raining", "zone"]
 FRAUD_FEATURES = ["amount", "hour", "merchant_category", "card_age_days", "country_mismatch", "velocity_1h"]
+
+
+def run_dataset_jobs() -> list:
+    """Run the queued dataset registration jobs in this process, as a worker would; return them."""
+    from workers.models import Job, JobState
+    from workers.runtime import job_execute
+
+    jobs = list(Job.objects.filter(kind="dataset_register", state=JobState.QUEUED).order_by("id"))
+    for job in jobs:
+        job_execute(job.pk)
+        job.refresh_from_db()
+    return jobs

@@ -19,8 +19,8 @@ from portal.tests.fixtures import api_client_for as api_as
 from proposals.models import Proposal
 from registry import demo_data, mlflow_client, services
 from registry.models import AliasEvent, Dataset, ModelVersion, TrainingConfig
-from registry.tests.factories import DELIVERY_FEATURES, approved_project, csv_upload, demo_dataset
-from workers.models import Job
+from registry.tests.factories import DELIVERY_FEATURES, approved_project, csv_upload, demo_dataset, run_dataset_jobs
+from workers.models import Job, JobState
 
 pytestmark = pytest.mark.django_db
 
@@ -102,9 +102,16 @@ def test_a_csv_upload_registers_a_dataset_with_its_schema_and_preview(folder):
     response = api.post("/api/v1/datasets/", {"name": "Deliveries", "file": csv_upload(frame, "deliveries.csv")},
                         format="multipart")
 
-    assert response.status_code == 201, response.content
-    body = response.json()
+    # The file is taken and a job reads it: nothing is registered until it has.
+    assert response.status_code == 202, response.content
+    queued = response.json()
+    assert queued["dataset"] is None and not Dataset.objects.exists()
+    assert (queued["job"]["kind"], queued["job"]["state"]) == ("dataset_register", "queued")
+    assert queued["job"]["params"]["original_filename"] == "deliveries.csv"
+    [job] = run_dataset_jobs()
     dataset = Dataset.objects.get()
+    assert job.state == JobState.SUCCEEDED and job.result == {"dataset": dataset.pk}
+    body = api.get(f"/api/v1/datasets/{dataset.pk}/").json()
     assert body["id"] == dataset.pk and body["name"] == "Deliveries" and body["sha256"] == dataset.sha256
     assert (body["format"], body["rows"], body["uploaded_by"]) == ("csv", 120, "scientist")
     assert body["size_bytes"] == dataset.size_bytes > 0 and body["original_filename"] == "deliveries.csv"
@@ -113,9 +120,15 @@ def test_a_csv_upload_registers_a_dataset_with_its_schema_and_preview(folder):
     assert columns["zone"]["kind"] == "categorical" and columns["minutes"]["kind"] == "numeric"
     assert set(columns["courier_load"]) == {"name", "dtype", "kind", "missing_rate", "unique_count", "samples"}
     assert body["preview"]["columns"] == list(frame.columns) and len(body["preview"]["rows"]) == 10
-    assert api.get(f"/api/v1/datasets/{dataset.pk}/").json() == body
     assert [d["id"] for d in api.get("/api/v1/datasets/").json()["results"]] == [dataset.pk]
     assert api.get("/api/v1/datasets/999999/").status_code == 404
+
+    # The same content under the same name again: the dataset at once, no job.
+    again = api.post("/api/v1/datasets/", {"name": "Deliveries", "file": csv_upload(frame, "copy.csv")},
+                     format="multipart")
+    assert again.status_code == 200, again.content
+    assert again.json() == {"job": None, "dataset": body}
+    assert Job.objects.filter(kind="dataset_register").count() == 1
 
 
 def test_a_dataset_for_a_project_is_added_by_its_team_only(folder):
@@ -131,14 +144,17 @@ def test_a_dataset_for_a_project_is_added_by_its_team_only(folder):
 
     made = api_as(org.lead).post("/api/v1/datasets/", {"name": "Deliveries", "project": project.pk,
                                                       "file": csv_upload(frame, "deliveries.csv")}, format="multipart")
-    assert made.status_code == 201, made.content
-    assert made.json()["project"] == project.pk and Dataset.objects.get().project == project
+    assert made.status_code == 202, made.content
+    run_dataset_jobs()
+    assert Dataset.objects.get().project == project
     unknown = api_as(org.lead).post("/api/v1/datasets/", {"name": "Deliveries", "project": 999999,
                                                          "file": csv_upload(frame, "deliveries.csv")}, format="multipart")
     assert unknown.status_code == 400 and "No ML project with id 999999" in unknown.content.decode()
     shared = api_as(org.outsider).post("/api/v1/datasets/", {"name": "Weather", "file": csv_upload(frame, "w.csv")},
                                        format="multipart")
-    assert shared.status_code == 201 and shared.json()["project"] is None
+    assert shared.status_code == 202
+    run_dataset_jobs()
+    assert Dataset.objects.get(name="Weather").project is None
 
 
 def test_a_parquet_upload_is_registered_too(folder):
@@ -148,8 +164,20 @@ def test_a_parquet_upload_is_registered_too(folder):
 
     response = api_as(UserFactory()).post("/api/v1/datasets/", {"name": "Payments", "file": upload}, format="multipart")
 
-    assert response.status_code == 201, response.content
-    assert (response.json()["format"], response.json()["rows"]) == ("parquet", 80)
+    assert response.status_code == 202, response.content
+    run_dataset_jobs()
+    assert (Dataset.objects.get().format, Dataset.objects.get().rows) == ("parquet", 80)
+
+
+def test_a_file_of_another_format_is_refused_at_once(folder):
+    upload = SimpleUploadedFile("notes.txt", b"a,b\n1,2\n")
+
+    response = api_as(UserFactory()).post("/api/v1/datasets/", {"name": "Broken", "file": upload}, format="multipart")
+
+    assert response.status_code == 400, response.content
+    assert "notes.txt is not a CSV (.csv) or Parquet (.parquet) file" in response.json()["detail"]
+    assert response.json()["field"] == "file"
+    assert not Job.objects.exists() and not Dataset.objects.exists() and files_in(folder) == []
 
 
 @pytest.mark.parametrize("filename, content, message", [
@@ -157,15 +185,15 @@ def test_a_parquet_upload_is_registered_too(folder):
     ("empty.csv", b"", "The file is empty"),
     ("header.csv", b"a,b,c\n", "has a header (a, b, c) but no rows"),
     ("broken.parquet", b"this is not parquet", "could not be read as Parquet"),
-    ("notes.txt", b"a,b\n1,2\n", "notes.txt is not a CSV (.csv) or Parquet (.parquet) file"),
 ])
-def test_a_broken_file_is_refused_with_a_readable_reason_and_leaves_nothing(folder, filename, content, message):
+def test_a_broken_file_fails_its_job_with_a_readable_reason_and_leaves_nothing(folder, filename, content, message):
     upload = SimpleUploadedFile(filename, content)
 
     response = api_as(UserFactory()).post("/api/v1/datasets/", {"name": "Broken", "file": upload}, format="multipart")
 
-    assert response.status_code == 400, response.content
-    assert message in response.json()["detail"] and response.json()["field"] == "file"
+    assert response.status_code == 202, response.content
+    [job] = run_dataset_jobs()
+    assert job.state == JobState.FAILED and message in job.error
     assert not Dataset.objects.exists() and not AuditEvent.objects.filter(verb="dataset.registered").exists()
     assert files_in(folder) == []
 
@@ -440,6 +468,8 @@ def test_the_openapi_schema_lists_every_registry_endpoint(project):
     paths = json.loads(response.content)["paths"]
     assert [p for p in NEW_PATHS if p not in paths] == []
     assert "multipart/form-data" in paths["/api/v1/datasets/"]["post"]["requestBody"]["content"]
+    upload = paths["/api/v1/datasets/"]["post"]["responses"]
+    assert {"200", "202", "400", "403", "413"} <= set(upload)
     training = paths["/api/v1/training-jobs/"]["post"]
     assert "202" in training["responses"] and "403" in training["responses"]
     assert set(paths["/api/v1/model-versions/{version_id}/aliases/"]) >= {"get", "post"}
@@ -454,9 +484,13 @@ def test_upload_train_on_a_worker_and_open_the_new_version(celery_worker_process
     api = api_as(org.lead)
     uploaded = api.post("/api/v1/datasets/", {"name": "Deliveries", "file": csv_upload(demo_data.delivery_times(600))},
                         format="multipart")
-    assert uploaded.status_code == 201, uploaded.content
+    assert uploaded.status_code == 202, uploaded.content
+    checked = wait_for(lambda: (j := api.get(f"/api/v1/jobs/{uploaded.json()['job']['id']}/").json())["state"]
+                       in ("succeeded", "failed") and j, timeout=60, message="the dataset to be checked")
+    assert checked["state"] == "succeeded", (checked["error"], celery_worker_process.log()[-3000:])
+    dataset_id = checked["result"]["dataset"]
 
-    started = api.post("/api/v1/training-jobs/", training_request(proj, Dataset.objects.get(pk=uploaded.json()["id"]),
+    started = api.post("/api/v1/training-jobs/", training_request(proj, Dataset.objects.get(pk=dataset_id),
                                                                   params={"num_boost_round": 40}), format="json")
     assert started.status_code == 202, started.content
 
@@ -481,4 +515,4 @@ def test_upload_train_on_a_worker_and_open_the_new_version(celery_worker_process
     assert detail["lineage"]["project"]["id"] == proj.pk and detail["lineage"]["training_job"] == job["id"]
     assert detail["lineage"]["mlflow_run_id"] == result["mlflow_run_id"]
     assert (detail["lineage"]["registered_model"], detail["lineage"]["version"]) == (proj.name, version.version)
-    assert detail["lineage"]["dataset"]["id"] == uploaded.json()["id"]
+    assert detail["lineage"]["dataset"]["id"] == dataset_id

@@ -78,7 +78,7 @@ def test_an_upload_within_the_declared_limit_is_registered(folder, settings):
     settings.DATASET_MAX_BYTES = 64 * 1024
     response = api_client_for(UserFactory()).post(
         "/api/v1/datasets/", {"name": "Fine", "file": csv_upload(demo_data.delivery_times(30))}, format="multipart")
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
 
 
 # --- rows, columns and decompressed size -----------------------------------------------------------

@@ -306,7 +306,7 @@ def test_reconcile_removes_the_versions_of_jobs_that_died_before_recording_them(
 
     reconcile.refresh_from_db()
     assert reconcile.state == "succeeded", reconcile.error
-    assert reconcile.result == {"removed": 1, "left": 1}
+    assert reconcile.result == {"removed": 1, "left": 1, "incoming_removed": 0}
     assert sorted(int(v.version) for v in mlflow_client.model_versions(proj.name)) == [1, 3]
     assert list(ModelVersion.objects.values_list("version", flat=True)) == [1]
     event = AuditEvent.objects.get(verb="model_version.unrecorded_removed")

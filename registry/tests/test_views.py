@@ -13,7 +13,7 @@ from portal.tests.factories import UserFactory
 from portal.tests.fixtures import client_for, flash, text_of
 from registry import demo_data, mlflow_client, services
 from registry.models import AliasEvent, Dataset, ModelVersion, TrainingConfig
-from registry.tests.factories import DELIVERY_FEATURES, approved_project, csv_upload, demo_dataset
+from registry.tests.factories import DELIVERY_FEATURES, approved_project, csv_upload, demo_dataset, run_dataset_jobs
 from registry.training import training_run
 from workers.models import Job, JobState
 from workers.runtime import JobRun
@@ -239,11 +239,13 @@ def test_uploading_a_good_file_leads_to_its_dataset_page(folder):
     assert "No datasets yet" in text_of(c.get("/projects/datasets/"))
 
     response = c.post("/projects/datasets/upload/", {"name": "Deliveries April", "file": csv_upload(frame, "april.csv")})
+    [job] = Job.objects.filter(kind="dataset_register")
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
+    assert flash(response) == ["Upload received: checking april.csv…"]
+    run_dataset_jobs()
     dataset = Dataset.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/projects/datasets/{dataset.pk}/"
-    assert flash(response) == ["Dataset “Deliveries April” registered: 300 rows, 8 columns."]
 
-    response = c.get(response["Location"])
+    response = c.get(f"/projects/datasets/{dataset.pk}/")
     text = text_of(response)
     assert "Deliveries April" in text and "april.csv" in text and "Dana Scientist" in text
     assert dataset.sha256 in text and "300" in text
@@ -275,21 +277,32 @@ def test_the_upload_form_offers_only_the_projects_i_can_add_to(project):
     assert refused.status_code == 400 and not Dataset.objects.exists()
     made = client_for(org.lead).post("/projects/datasets/upload/", {
         "name": "Deliveries April", "project": proj.pk, "file": csv_upload(frame, "april.csv")})
+    assert made.status_code == 302
+    run_dataset_jobs()
     dataset = Dataset.objects.get()
-    assert made.status_code == 302 and dataset.project == proj
-    assert f"for {proj.title}" in text_of(client_for(org.outsider).get(made["Location"]))
+    assert dataset.project == proj
+    assert f"for {proj.title}" in text_of(client_for(org.outsider).get(f"/projects/datasets/{dataset.pk}/"))
+
+
+def test_a_file_of_another_format_is_refused_on_the_form(folder):
+    upload = SimpleUploadedFile("notes.txt", b"a,b\n1,2\n")
+    response = client_for(UserFactory()).post("/projects/datasets/upload/", {"name": "Bad", "file": upload})
+    assert response.status_code == 400
+    assert "notes.txt is not a CSV (.csv) or Parquet (.parquet) file" in text_of(response)
+    assert not Job.objects.exists() and not Dataset.objects.exists() and files_in(folder) == []
 
 
 @pytest.mark.parametrize("upload, message", [
-    (SimpleUploadedFile("notes.txt", b"a,b\n1,2\n"), "notes.txt is not a CSV (.csv) or Parquet (.parquet) file"),
     (SimpleUploadedFile("broken.parquet", b"PAR1 this is not parquet"), "The file could not be read as Parquet"),
     (SimpleUploadedFile("header.csv", b"a,b,c\n"), "The file has a header (a, b, c) but no rows."),
     (SimpleUploadedFile("latin.csv", "name\ncafé\n".encode("latin-1")), "The file is not text in UTF-8"),
 ])
-def test_a_broken_file_is_refused_with_a_readable_reason_and_nothing_kept(folder, upload, message):
-    response = client_for(UserFactory()).post("/projects/datasets/upload/", {"name": "Bad", "file": upload})
-    assert response.status_code == 400
-    assert message in text_of(response)
+def test_a_broken_file_fails_its_job_with_a_readable_reason_and_nothing_kept(folder, upload, message):
+    c = client_for(UserFactory())
+    response = c.post("/projects/datasets/upload/", {"name": "Bad", "file": upload})
+    assert response.status_code == 302
+    run_dataset_jobs()
+    assert message in text_of(c.get(response["Location"]))
     assert not Dataset.objects.exists() and files_in(folder) == []
 
 
@@ -318,8 +331,10 @@ def test_a_file_in_the_data_folder_is_registered_by_its_name_and_a_wrong_name_is
     assert not Dataset.objects.exists()
 
     response = c.post("/projects/datasets/upload/", {"name": "Payments", "path": "payments/march.csv"})
+    assert response["Location"].startswith("/jobs/")
+    run_dataset_jobs()
     dataset = Dataset.objects.get()
-    assert response["Location"] == f"/projects/datasets/{dataset.pk}/" and dataset.rows == 200
+    assert dataset.rows == 200 and (folder / "payments" / "march.csv").is_file()
 
 
 # --- model versions ---------------------------------------------------------------------------
