@@ -306,7 +306,7 @@ def open_duties_of(user: User) -> list:
         duties.append(Duty("technical_lead", "Technical lead", proposal.title,
                            reverse("proposals:detail", args=[proposal.pk]), proposal.get_state_display()))
     if CouncilMembership.objects.active_on().filter(user=user).exists():
-        voted = Vote.objects.filter(voter=user, item__vote_open=True).values("item_id")
+        voted = Vote.objects.counting().filter(voter=user, item__vote_open=True).values("item_id")
         for item in (AgendaItem.objects.filter(vote_open=True, proposal__state=ProposalState.COUNCIL_REVIEW)
                      .exclude(id__in=voted).select_related("proposal", "meeting").order_by("meeting__scheduled_for", "position")):
             duties.append(Duty("vote", "Council vote open", item.proposal.title,

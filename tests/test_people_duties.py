@@ -85,3 +85,13 @@ def _duties(user):
     from portal.duties import duties_of
 
     return duties_of(user)
+
+
+def test_a_ballot_set_aside_by_an_amendment_lists_the_vote_as_owed_again():
+    org = make_org()
+    proposal = proposal_in_council_review(org)
+    member = org.council[1]
+    services.council_vote_cast(proposal=proposal, by=member, vote="approve")
+    assert ("vote", proposal.title) not in {(d.kind, d.title) for d in _duties(member)}
+    services.proposal_update(proposal=proposal, by=org.author, data={"technical_lead": org.engineer})
+    assert ("vote", proposal.title) in {(d.kind, d.title) for d in _duties(member)}
