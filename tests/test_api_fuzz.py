@@ -67,9 +67,11 @@ def test_an_id_too_long_for_the_database_is_no_such_object(token):
     for path in (f"/api/v1/proposals/{huge}/", f"/api/v1/jobs/{huge}/cancel/"):
         response = api.get(path) if "cancel" not in path else api.post(path)
         assert response.status_code == 404, path
-    # In a query, the same number is refused with the reason.
+    # In a query, the same number matches nothing (PostgreSQL compares it), or is refused with the
+    # reason where the database cannot hold it (SQLite); never a server error.
     response = api.get("/api/v1/monitor-runs/", {"monitor": huge})
-    assert response.status_code == 400 and "too large" in response.json()["detail"]
+    assert (response.status_code == 400 and "too large" in response.json()["detail"]) or (
+        response.status_code == 200 and response.json()["results"] == []), response.content
 
 
 def test_a_refused_input_says_why_in_words_and_by_field(token):
