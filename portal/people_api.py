@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from portal import people
 from portal.api import error_responses
 from portal.duties import duties_of
-from portal.models import Function, Pod, PodLead, User
+from portal.models import CouncilMembership, Function, Pod, PodLead, User
 from portal.selectors import chair_term_current, council_membership_list, person_get, person_list, pod_list
 
 ACTIVE_FILTERS = ("active", "inactive", "all")
@@ -267,6 +267,11 @@ class MembershipInput(serializers.Serializer):
     end_date = serializers.DateField(required=False, allow_null=True, default=None)
 
 
+class MembershipEndInput(serializers.Serializer):
+    end_date = serializers.DateField(required=False, allow_null=True, default=None,
+                                     help_text="The last day served; default yesterday (off the Council from today)")
+
+
 class ChairInput(serializers.Serializer):
     username = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), source="to_user")
     from_date = serializers.DateField(required=False, help_text="Default: today")
@@ -289,6 +294,19 @@ class CouncilApi(APIView):
         data.is_valid(raise_exception=True)
         people.council_membership_add(actor=request.user, **data.validated_data)
         return Response(_council(), status=status.HTTP_201_CREATED)
+
+
+class CouncilMembershipEndApi(APIView):
+    """End a Council membership (administrators and the chair). One that has not begun by the end
+    date is withdrawn; the sitting chair's membership ends only after the chair is handed over."""
+
+    @extend_schema(request=MembershipEndInput, responses={200: CouncilOutput, **error_responses(400, 403, 404, 409)})
+    def post(self, request, membership_id: int):
+        data = MembershipEndInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = get_object_or_404(CouncilMembership.objects.select_related("user"), pk=membership_id)
+        people.council_membership_end(actor=request.user, membership=membership, **data.validated_data)
+        return Response(_council())
 
 
 class CouncilChairApi(APIView):

@@ -37,6 +37,8 @@ api_v1 = [
     path("pods/<id:pod_id>/", people_api.PodDetailApi.as_view(), name="pod-detail"),
     path("council/", people_api.CouncilApi.as_view(), name="council"),
     path("council/chair/", people_api.CouncilChairApi.as_view(), name="council-chair"),
+    path("council/memberships/<id:membership_id>/end/", people_api.CouncilMembershipEndApi.as_view(),
+         name="council-membership-end"),
     path("me/notifications/", MyNotificationListApi.as_view(), name="my-notification-list"),
     path("me/notifications/read/", MyNotificationReadApi.as_view(), name="my-notification-read"),
     path("projects/", registry_api.ProjectListApi.as_view(), name="project-list"),

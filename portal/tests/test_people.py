@@ -383,10 +383,30 @@ def test_api_council_members_and_chair_handover(chair, outsider):
     assert refused.status_code == 403  # no longer the chair, not an admin
 
 
+def test_api_ends_a_council_membership(chair, outsider):
+    api = api_client_for(chair)
+    added = api.post("/api/v1/council/", {"username": "olly", "start_date": (TODAY() - timedelta(days=30)).isoformat()},
+                     format="json")
+    olly = next(m for m in added.json()["members"] if m["username"] == "olly")
+    mine = next(m for m in added.json()["members"] if m["username"] == "chair")
+
+    refused = api_client_for(outsider).post(f"/api/v1/council/memberships/{olly['id']}/end/", {}, format="json")
+    assert refused.status_code == 403 and refused.json()["detail"]
+    sitting = api.post(f"/api/v1/council/memberships/{mine['id']}/end/", {}, format="json")
+    assert sitting.status_code == 409 and "hand the chair over first" in sitting.json()["detail"]
+    assert api.post("/api/v1/council/memberships/999999/end/", {}, format="json").status_code == 404
+
+    ended = api.post(f"/api/v1/council/memberships/{olly['id']}/end/", {}, format="json")
+    assert ended.status_code == 200, ended.json()
+    assert "olly" not in {m["username"] for m in ended.json()["members"]}  # off the Council from today
+    assert AuditEvent.objects.filter(verb="council.member_ended", from_state="olly").exists()
+
+
 def test_the_people_api_is_in_the_schema(admin):
     schema = client_for(admin).get("/api/schema/?format=json").json()
     for path in ("/api/v1/people/", "/api/v1/people/{username}/", "/api/v1/people/{username}/deactivate/",
-                 "/api/v1/pods/", "/api/v1/pods/{pod_id}/", "/api/v1/council/", "/api/v1/council/chair/"):
+                 "/api/v1/pods/", "/api/v1/pods/{pod_id}/", "/api/v1/council/", "/api/v1/council/chair/",
+                 "/api/v1/council/memberships/{membership_id}/end/"):
         assert path in schema["paths"], path
     assert "403" in schema["paths"]["/api/v1/people/{username}/deactivate/"]["post"]["responses"]
 
