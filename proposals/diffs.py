@@ -44,19 +44,14 @@ def _as_text(value) -> str:
 
 def _words(old: str, new: str) -> tuple[list[Segment], list[Segment]]:
     """Word-level highlights: each side as segments, the changed ones flagged."""
-    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
-    left: list[Segment] = []
-    right: list[Segment] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if i2 > i1:
-            left.append(Segment("".join(a[i1:i2]), op != "equal"))
-        if j2 > j1:
-            right.append(Segment("".join(b[j1:j2]), op != "equal"))
-    return left, right
+    return _segments(_TOKEN.findall(old), _TOKEN.findall(new))
 
 
 def _lines(old: str, new: str) -> tuple[list[Segment], list[Segment]]:
-    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    return _segments(old.splitlines(keepends=True), new.splitlines(keepends=True))
+
+
+def _segments(a: list[str], b: list[str]) -> tuple[list[Segment], list[Segment]]:
     left: list[Segment] = []
     right: list[Segment] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
