@@ -513,6 +513,15 @@ SERVING_HOST = env.str("SERVING_HOST", default="127.0.0.1")
 # Its own logical database (the prediction log stream, replica status, change notices), so
 # clearing the cache or purging a queue never touches them.
 SERVING_REDIS_URL = env.str("SERVING_REDIS_URL", default="") or _redis_db_url(REDIS_URL, _redis_base_db + 2)
+# The feature store's Redis tier: its own logical database (or server, or cluster), never the
+# cache's or the broker's, so clearing either never deletes features.
+FEATURE_STORE_REDIS_URL = (env.str("FEATURE_STORE_REDIS_URL", default="")
+                           or _redis_db_url(REDIS_URL, _redis_base_db + 3))
+# How long a move job waits for every serving replica to read a view from its new tier before it
+# deletes the old copy.
+FEATURE_MOVE_SWITCH_SECONDS = env.float("FEATURE_MOVE_SWITCH_SECONDS", default=30.0)
+# Rows a materialization loads per batch (each batch one progress step).
+FEATURE_MATERIALIZE_BATCH = env.int("FEATURE_MATERIALIZE_BATCH", default=5000)
 # A zero-argument callable (dotted path) that returns what to serve.
 SERVING_MANIFEST_SOURCE = env.str("SERVING_MANIFEST_SOURCE", default="serving.manifest.manifest_from_database")
 SERVING_RECONCILE_SECONDS = env.float("SERVING_RECONCILE_SECONDS", default=5.0)

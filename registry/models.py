@@ -75,6 +75,10 @@ class Dataset(models.Model):
     # the project's scheduled retraining. Empty for a dataset shared with every project.
     project = models.ForeignKey("registry.MLProject", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="datasets")
+    # Where a built dataset came from: for a training set, {"kind": "training_set", "views":
+    # [{"id", "name", "features", "ttl_seconds"}], "entities": dataset id, "timestamp_column",
+    # "cut_off", "rows", "job"}. Empty for an uploaded file.
+    lineage = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -62,6 +62,8 @@ class EndpointRevision(models.Model):
     canary = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     canary_share = models.PositiveSmallIntegerField(default=0)
     shadows = models.ManyToManyField(ModelVersion, blank=True, related_name="+")
+    feature_views = models.ManyToManyField("FeatureView", blank=True, related_name="+",
+                                           help_text="Views named at deploy; else those the primary was trained from")
     reason = models.TextField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -122,3 +124,70 @@ class PredictionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.prediction_id} ({self.role})"
+
+
+# --- the feature store -----------------------------------------------------------------------
+
+class OnlineTier(models.TextChoices):
+    REDIS = "redis", "Redis (low latency)"
+    SQL = "sql", "SQL (low cost)"
+
+
+class FeatureView(models.Model):
+    """Features of one entity (``entity_key``), read from a registered dataset with an event-time
+    column, kept online (latest value per entity) in one tier. Owned by a project: its team edits
+    it, everyone reads it."""
+
+    project = models.ForeignKey(MLProject, on_delete=models.PROTECT, related_name="feature_views")
+    name = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    entity_key = models.CharField(max_length=100)
+    features = models.JSONField(default=list, help_text='[{"name", "type"}], type one of float, int, bool, string')
+    source = models.ForeignKey("registry.Dataset", on_delete=models.PROTECT, related_name="feature_views")
+    event_time_column = models.CharField(max_length=200)
+    online_tier = models.CharField(max_length=8, choices=OnlineTier.choices, default=OnlineTier.REDIS)
+    moving_to = models.CharField(max_length=8, choices=OnlineTier.choices, blank=True,
+                                 help_text="The tier a move job is copying the view to")
+    ttl_seconds = models.PositiveIntegerField(default=0, help_text="How long a value is served after its event "
+                                                                   "time; 0 for as long as it is the latest")
+    schedule = models.CharField(max_length=100, blank=True, help_text="Cron expression for materialization")
+    materialized_until = models.FloatField(null=True, blank=True,
+                                           help_text="The newest event time loaded (seconds since the epoch)")
+    last_materialized_at = models.DateTimeField(null=True, blank=True)
+    stats = models.JSONField(default=dict, blank=True, help_text="What the last materialization or move measured")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f["name"] for f in self.features]
+
+    def spec(self, tier: str | None = None):
+        from serving.feature_store.spec import ViewSpec
+
+        return ViewSpec(id=self.pk, name=self.name, entity_key=self.entity_key,
+                        features=tuple((f["name"], f["type"]) for f in self.features),
+                        ttl_seconds=self.ttl_seconds, tier=tier or self.online_tier)
+
+
+class OnlineFeature(models.Model):
+    """The SQL tier: one row per view and entity holding its packed latest values (one table for
+    every view; see ``serving.feature_store.sql``)."""
+
+    id = models.BigAutoField(primary_key=True)
+    view = models.ForeignKey(FeatureView, on_delete=models.CASCADE, related_name="+")
+    entity = models.CharField(max_length=200)
+    data = models.BinaryField()
+    event_time = models.FloatField()
+    expires_at = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["view", "entity"], name="online_feature_once")]
