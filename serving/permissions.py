@@ -58,3 +58,13 @@ def can_manage_deploy_job(user: User, job) -> tuple[bool, str]:
     if endpoint is None:
         return False, ""
     return can_manage_project_job(user, job, project=endpoint.project)
+
+
+def can_edit_feature_view(user: User, project) -> tuple[bool, str]:
+    """A project's feature views are edited, materialized and moved by its technical lead and
+    team (and staff); everyone signed in reads them."""
+    from registry.permissions import can_train
+
+    if can_train(user, project)[0]:
+        return True, ""
+    return False, f"Only the technical lead and the team of {project} can change its feature views."
