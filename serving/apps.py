@@ -17,6 +17,14 @@ class ServingConfig(AppConfig):
                        may_manage="serving.permissions.can_manage_deploy_job")
         kinds.register("prediction_drain", label="Prediction log drain", queue="monitoring",
                        handler="serving.jobs.prediction_drain_run", default_schedule="* * * * *", system=True)
+        kinds.register("feature_materialize", label="Feature materialization", queue="default",
+                       handler="serving.feature_store.materialize.materialize_run", notify_starter=True,
+                       describe="serving.job_names.feature_describe",
+                       may_manage="serving.permissions.can_manage_feature_job")
+        kinds.register("feature_move", label="Feature tier move", queue="default",
+                       handler="serving.feature_store.move.move_run", notify_starter=True,
+                       describe="serving.job_names.feature_describe",
+                       may_manage="serving.permissions.can_manage_feature_job")
         register_probe("serving", _probe_serving)
 
 

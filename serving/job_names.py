@@ -21,3 +21,22 @@ def deploy_describe(jobs) -> dict[int, tuple[str, str, str]]:
         names[job.pk] = (f"{verb} of {revision.endpoint.name} (revision {revision.number})",
                          reverse("serving:endpoint_detail", args=[revision.endpoint.name]), "Open the endpoint")
     return names
+
+
+def feature_describe(jobs) -> dict[int, tuple[str, str, str]]:
+    """"Materialization of store_daily" / "Move of store_daily to the sql tier"."""
+    from serving.models import FeatureView
+
+    ids = {v for v in ((job.params or {}).get("view_id") for job in jobs) if isinstance(v, int)}
+    views = FeatureView.objects.only("pk", "name").in_bulk(ids)
+    names = {}
+    for job in jobs:
+        view = views.get((job.params or {}).get("view_id"))
+        if view is None:
+            continue
+        if job.kind == "feature_move":
+            text = f"Move of {view.name} to the {(job.params or {}).get('tier')} tier"
+        else:
+            text = f"Materialization of {view.name}"
+        names[job.pk] = (text, f"/features/{view.name}/", "Open the feature view")
+    return names

@@ -68,3 +68,15 @@ def can_edit_feature_view(user: User, project) -> tuple[bool, str]:
     if can_train(user, project)[0]:
         return True, ""
     return False, f"Only the technical lead and the team of {project} can change its feature views."
+
+
+def can_manage_feature_job(user: User, job) -> tuple[bool, str]:
+    """A materialization or move may be cancelled by the view's project's lead and team."""
+    from registry.permissions import can_manage_project_job
+    from serving.models import FeatureView
+
+    view_id = (job.params or {}).get("view_id")
+    view = FeatureView.objects.select_related("project").filter(pk=view_id).first() if isinstance(view_id, int) else None
+    if view is None:
+        return False, ""
+    return can_manage_project_job(user, job, project=view.project)

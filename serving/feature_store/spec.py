@@ -30,6 +30,14 @@ def coerce(value: Any, kind: str) -> Any:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, str) and kind in ("float", "int"):
+        # A number written as text (a CSV column with a stray word is read as text throughout).
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise BadValue(f"{value!r} is not a number") from None
+        if math.isnan(value):
+            return None
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iuf":

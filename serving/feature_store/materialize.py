@@ -1,0 +1,164 @@
+"""The materialization job: the latest value per entity from the view's source into its online
+tier, incrementally by event time.
+
+Only rows newer than the view's high-water mark are read into the tier, so a re-run with nothing
+new changes nothing. A row whose values do not match their types (a word in a number column, 2.5
+for an int, an event time that is not a time, no entity) is rejected, counted and shown with
+examples in the job log; the good rows still load. Values are written in batches with progress.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.errors import DomainError
+from serving.feature_store.spec import BadValue, coerce, entity_text
+
+EXAMPLES = 5
+
+
+def event_times(series: pd.Series) -> np.ndarray:
+    """Seconds since the epoch per row (NaN where the value is not a time). Numbers are taken
+    as seconds since the epoch; text is parsed; naive times are UTC."""
+    if pd.api.types.is_bool_dtype(series):
+        return np.full(len(series), np.nan)
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype("float64").to_numpy()
+    parsed = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
+    seconds = parsed.astype("int64").to_numpy() / 1e9 if len(parsed) else np.array([], dtype=float)
+    seconds = seconds.astype("float64")
+    seconds[parsed.isna().to_numpy()] = np.nan
+    return seconds
+
+
+def column_values(series: pd.Series, kind: str) -> tuple[list, dict[int, str]]:
+    """The column as Python values of ``kind`` (None for missing), and {row position: why} for
+    the values that do not match."""
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if kind == "float" and numeric:
+        values = series.astype("float64").to_numpy()
+        return [None if v != v else v for v in values.tolist()], {}
+    if kind == "int" and pd.api.types.is_integer_dtype(series):
+        return series.tolist(), {}
+    if kind == "bool" and pd.api.types.is_bool_dtype(series) and series.dtype != object:
+        return [bool(v) for v in series.tolist()], {}
+    values, bad = [], {}
+    for position, value in enumerate(series.tolist()):
+        try:
+            values.append(coerce(value, kind))
+        except BadValue as exc:
+            values.append(None)
+            bad[position] = str(exc)
+    return values, bad
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def materialize_run(job) -> dict[str, Any]:
+    from registry.selectors import dataset_frame
+    from serving.feature_store.tiers import tier
+    from serving.models import FeatureView
+
+    view = FeatureView.objects.select_related("source", "project").filter(pk=job.params["view_id"]).first()
+    if view is None:
+        raise DomainError("The feature view was deleted before its materialization ran.")
+    if view.moving_to:
+        raise DomainError(f"{view} is moving to the {view.moving_to} tier; materialize it when the move is done.")
+    spec = view.spec()
+    job.progress(2, f"Reading {view.source}")
+    frame = dataset_frame(dataset=view.source)
+    missing = [c for c in (view.entity_key, view.event_time_column, *view.feature_names) if c not in frame.columns]
+    if missing:
+        raise DomainError(f"{view.source} has no column {', '.join(repr(c) for c in missing)}; change the view's "
+                          "source or its features.")
+    times = event_times(frame[view.event_time_column])
+    watermark = view.materialized_until
+    bad_time = np.isnan(times)
+    # Rows whose time cannot be read are counted by the first run that meets them.
+    newer = ~bad_time & (times > watermark) if watermark is not None else ~bad_time
+    rejected: dict[int, str] = {}
+    if watermark is None:
+        for position in np.flatnonzero(bad_time).tolist():
+            rejected[position] = f"event time {frame[view.event_time_column].iloc[position]!r} is not a time"
+    candidates = np.flatnonzero(newer)
+    job.log(f"{len(frame):,} rows in {view.source}; {len(candidates):,} newer than {_when(watermark)}.")
+    if len(candidates) == 0 and not rejected:
+        job.log("Nothing new since the last materialization; the online values are unchanged.")
+        FeatureView.objects.filter(pk=view.pk).update(last_materialized_at=timezone.now())
+        return {"view": view.name, "tier": view.online_tier, "loaded": 0, "rejected": 0,
+                "materialized_until": watermark, "nothing_new": True}
+    part = frame.iloc[candidates]
+    part_times = times[candidates]
+    entities = part[view.entity_key].tolist()
+    columns = []
+    for name, kind in spec.features:
+        values, bad = column_values(part[name], kind)
+        columns.append(values)
+        for position, reason in bad.items():
+            rejected.setdefault(int(candidates[position]), f"{name}: {reason}")
+    for position, entity in enumerate(entities):
+        if entity is None or (isinstance(entity, float) and entity != entity):
+            rejected.setdefault(int(candidates[position]), f"{view.entity_key}: no entity key")
+    # The latest good row per entity.
+    latest: dict[str, tuple[float, int]] = {}
+    for position, entity in enumerate(entities):
+        if int(candidates[position]) in rejected:
+            continue
+        key = entity_text(entity)
+        when = float(part_times[position])
+        found = latest.get(key)
+        if found is None or when >= found[0]:
+            latest[key] = (when, position)
+    job.log(f"{len(latest):,} entities to load into the {view.get_online_tier_display()} tier; "
+            f"{len(rejected):,} rows rejected.")
+    if rejected:
+        examples = sorted(rejected.items())[:EXAMPLES]
+        job.log("Rejected rows (row number in the file: why): "
+                + "; ".join(f"row {position + 1}: {reason}" for position, reason in examples)
+                + (f"; and {len(rejected) - EXAMPLES:,} more." if len(rejected) > EXAMPLES else "."))
+    store = tier(view.online_tier)
+    codec = spec.codec
+    batch = max(1, settings.FEATURE_MATERIALIZE_BATCH)
+    items = list(latest.items())
+    loaded = 0
+    for start in range(0, len(items), batch):
+        job.check_cancelled()
+        records = []
+        for key, (when, position) in items[start:start + batch]:
+            records.append((key, codec.pack([column[position] for column in columns], when), when))
+        loaded += store.write(spec, records)
+        done = min(start + batch, len(items))
+        job.progress(5 + 90 * done / max(len(items), 1), f"{done:,} of {len(items):,} entities written")
+    expired = len(items) - loaded
+    if expired:
+        job.log(f"{expired:,} entities' newest values are older than the time to live "
+                f"({view.ttl_seconds:,} s) and were not loaded.")
+    high = float(times[newer].max()) if newer.any() else None
+    new_watermark = max((x for x in (watermark, high) if x is not None), default=None)
+    size = {}
+    try:
+        size = store.size(spec)
+    except Exception as exc:
+        job.log(f"The tier's size could not be measured: {exc}")
+    stats = {
+        **size, "loaded": loaded, "rejected": len(rejected), "expired": expired,
+        "rejected_examples": [{"row": p + 1, "reason": r} for p, r in sorted(rejected.items())[:EXAMPLES]],
+        "job": getattr(job, "job_id", None), "tier": view.online_tier,
+    }
+    with transaction.atomic():
+        FeatureView.objects.filter(pk=view.pk).update(materialized_until=new_watermark,
+                                                      last_materialized_at=timezone.now(), stats=stats)
+    job.log(f"Loaded {loaded:,} entities; the view now holds values up to {_when(new_watermark)}.")
+    return {"view": view.name, "tier": view.online_tier, "loaded": loaded, "rejected": len(rejected),
+            "expired": expired, "materialized_until": new_watermark, "entities": size.get("entities")}
