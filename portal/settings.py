@@ -460,6 +460,7 @@ SPECTACULAR_SETTINGS = {
         "ChairDecisionEnum": ["approve", "reject"],
         "EndpointStateEnum": "serving.models.EndpointState",
         "RevisionStateEnum": "serving.models.RevisionState",
+        "OnlineTierEnum": "serving.models.OnlineTier",
         "RevisionActionEnum": "serving.models.RevisionAction",
         "ProjectStateEnum": "registry.models.ProjectState",
         "AliasMoveStateEnum": "registry.models.AliasMoveState",

@@ -8,7 +8,7 @@ from observability import api as observability_api
 from portal.api import AuditEventListApi, MyNotificationListApi, MyNotificationReadApi
 from proposals import api as proposals_api
 from registry import api as registry_api
-from serving import api as serving_api
+from serving import api as serving_api, feature_api
 from workers import api as workers_api
 
 api_v1 = [
@@ -45,6 +45,12 @@ api_v1 = [
     path("projects/<id:project_id>/", registry_api.ProjectDetailApi.as_view(), name="project-detail"),
     path("projects/<id:project_id>/suspend/", registry_api.ProjectSuspendApi.as_view(), name="project-suspend"),
     path("projects/<id:project_id>/reinstate/", registry_api.ProjectReinstateApi.as_view(), name="project-reinstate"),
+    path("feature-views/", feature_api.FeatureViewListApi.as_view(), name="feature-view-list"),
+    path("feature-views/online/", feature_api.FeatureViewOnlineApi.as_view(), name="feature-view-online"),
+    path("feature-views/<id:view_id>/", feature_api.FeatureViewDetailApi.as_view(), name="feature-view-detail"),
+    path("feature-views/<id:view_id>/materialize/", feature_api.FeatureViewMaterializeApi.as_view(),
+         name="feature-view-materialize"),
+    path("feature-views/<id:view_id>/move/", feature_api.FeatureViewMoveApi.as_view(), name="feature-view-move"),
     path("endpoints/", serving_api.EndpointListApi.as_view(), name="endpoint-list"),
     path("endpoints/<slug:name>/", serving_api.EndpointDetailApi.as_view(), name="endpoint-detail"),
     path("endpoints/<slug:name>/deploy/", serving_api.EndpointDeployApi.as_view(), name="endpoint-deploy"),
