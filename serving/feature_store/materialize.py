@@ -31,11 +31,12 @@ def event_times(series: pd.Series) -> np.ndarray:
         return np.full(len(series), np.nan)
     if pd.api.types.is_numeric_dtype(series):
         return series.astype("float64").to_numpy()
-    parsed = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
-    seconds = parsed.astype("int64").to_numpy() / 1e9 if len(parsed) else np.array([], dtype=float)
-    seconds = seconds.astype("float64")
-    seconds[parsed.isna().to_numpy()] = np.nan
-    return seconds
+    if pd.api.types.is_datetime64_any_dtype(series):
+        parsed = pd.to_datetime(series, utc=True)
+    else:
+        parsed = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
+    seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return seconds.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def column_values(series: pd.Series, kind: str) -> tuple[list, dict[int, str]]:
@@ -65,6 +66,15 @@ def _when(seconds: float | None) -> str:
     return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def newest_source(view):
+    """New data arrives as a newer file of the source's name in the same project (or shared, as
+    the source is): the newest one is read, and only its rows newer than the high-water mark load."""
+    from registry.models import Dataset
+
+    return (Dataset.objects.filter(name=view.source.name, project_id=view.source.project_id)
+            .order_by("-created_at", "-id").first() or view.source)
+
+
 def materialize_run(job) -> dict[str, Any]:
     from registry.selectors import dataset_frame
     from serving.feature_store.tiers import tier
@@ -76,11 +86,14 @@ def materialize_run(job) -> dict[str, Any]:
     if view.moving_to:
         raise DomainError(f"{view} is moving to the {view.moving_to} tier; materialize it when the move is done.")
     spec = view.spec()
-    job.progress(2, f"Reading {view.source}")
-    frame = dataset_frame(dataset=view.source)
+    source = newest_source(view)
+    job.progress(2, f"Reading {source}")
+    if source.pk != view.source_id:
+        job.log(f"Reading {source}, the newest file of {source.name!r} (the view was defined on {view.source}).")
+    frame = dataset_frame(dataset=source)
     missing = [c for c in (view.entity_key, view.event_time_column, *view.feature_names) if c not in frame.columns]
     if missing:
-        raise DomainError(f"{view.source} has no column {', '.join(repr(c) for c in missing)}; change the view's "
+        raise DomainError(f"{source} has no column {', '.join(repr(c) for c in missing)}; change the view's "
                           "source or its features.")
     times = event_times(frame[view.event_time_column])
     watermark = view.materialized_until
@@ -92,7 +105,7 @@ def materialize_run(job) -> dict[str, Any]:
         for position in np.flatnonzero(bad_time).tolist():
             rejected[position] = f"event time {frame[view.event_time_column].iloc[position]!r} is not a time"
     candidates = np.flatnonzero(newer)
-    job.log(f"{len(frame):,} rows in {view.source}; {len(candidates):,} newer than {_when(watermark)}.")
+    job.log(f"{len(frame):,} rows in {source}; {len(candidates):,} newer than {_when(watermark)}.")
     if len(candidates) == 0 and not rejected:
         job.log("Nothing new since the last materialization; the online values are unchanged.")
         FeatureView.objects.filter(pk=view.pk).update(last_materialized_at=timezone.now())
@@ -154,7 +167,7 @@ def materialize_run(job) -> dict[str, Any]:
     stats = {
         **size, "loaded": loaded, "rejected": len(rejected), "expired": expired,
         "rejected_examples": [{"row": p + 1, "reason": r} for p, r in sorted(rejected.items())[:EXAMPLES]],
-        "job": getattr(job, "job_id", None), "tier": view.online_tier,
+        "job": getattr(job, "job_id", None), "source_read": source.pk, "tier": view.online_tier,
     }
     with transaction.atomic():
         FeatureView.objects.filter(pk=view.pk).update(materialized_until=new_watermark,

@@ -101,8 +101,17 @@ class SqlTier:
                                        [spec.id, *chunk, now])
                     for entity, data in cursor.fetchall():
                         found[entity] = bytes(data)
-                codec = spec.codec
-                out.append([codec.unpack(found[e]) if e in found else None for e in entities])
+                codec, ttl = spec.codec, spec.ttl_seconds
+                results = []
+                for entity in entities:
+                    data = found.get(entity)
+                    if data is None:
+                        results.append(None)
+                        continue
+                    values, event_time = codec.unpack(data)
+                    # The view's time to live now, whatever it was when the row was written.
+                    results.append(None if ttl and event_time + ttl <= now else (values, event_time))
+                out.append(results)
         return out
 
     def records(self, spec: ViewSpec) -> Iterator[tuple[str, bytes, float]]:
