@@ -55,6 +55,7 @@ def redis_server(_private_var_dir):
         # The serving tier's own logical database (prediction log, replica reports) too: a
         # previous run's entries would be drained into this run's database.
         redis_lib.Redis.from_url(settings.SERVING_REDIS_URL).flushdb()
+        redis_lib.Redis.from_url(settings.FEATURE_STORE_REDIS_URL).flushdb()
         yield client
 
 
