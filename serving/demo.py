@@ -67,12 +67,78 @@ def _traffic(endpoint: Endpoint, primary: ModelVersion, shadow: ModelVersion) ->
     return len(instances)
 
 
+def _feature_frames(now: dt.datetime):
+    """Zone conditions every 15 minutes for the last two days, and a day of courier statistics."""
+    import pandas as pd
+
+    from registry.demo_data import ZONES
+
+    rng = np.random.default_rng(11)
+    zones = []
+    for step in range(192):
+        at = now - dt.timedelta(minutes=15 * (191 - step))
+        rush = at.hour in (12, 13, 19, 20)
+        for zone in ZONES:
+            zones.append({"zone": zone, "observed_at": at.isoformat(timespec="seconds"),
+                          "orders_last_hour": int(rng.poisson(40 if rush else 18)),
+                          "couriers_free": int(rng.integers(2, 25)),
+                          "avg_courier_load": round(float(rng.gamma(2.0, 1.2)), 2),
+                          "raining": bool(rng.random() < 0.22)})
+    couriers = []
+    for courier in range(1, 241):
+        for shift in range(3):
+            at = now - dt.timedelta(hours=8 * (2 - shift), minutes=int(rng.integers(0, 60)))
+            couriers.append({"courier_id": courier, "updated_at": at.isoformat(timespec="seconds"),
+                             "deliveries_7d": int(rng.poisson(90)), "on_time_rate": round(float(rng.beta(18, 2)), 3),
+                             "vehicle": str(rng.choice(["bike", "e-bike", "scooter", "car"])),
+                             "rating": round(float(rng.normal(4.6, 0.2)), 2)})
+    # A few rows as a real feed sends them: a rating typed in words, a load that is not a number.
+    couriers[7]["rating"] = "five stars"
+    zones[11]["avg_courier_load"] = "unknown"
+    return pd.DataFrame(zones), pd.DataFrame(couriers)
+
+
+def _seed_feature_views(project: MLProject) -> str:
+    """Two views of the delivery project, one on each tier, materialized."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from serving.feature_store import services as feature_services
+    from serving.models import FeatureView
+    from workers.runtime import job_execute
+
+    if FeatureView.objects.exists():
+        return f"{FeatureView.objects.count()} feature view(s) already there"
+    frank = User.objects.get(username="frank")
+    zones, couriers = _feature_frames(timezone.now())
+    made = []
+    for frame, name, key, time_column, tier, ttl, features, description in (
+        (zones, "zone_conditions", "zone", "observed_at", "redis", 6 * 3600,
+         [("orders_last_hour", "int"), ("couriers_free", "int"), ("avg_courier_load", "float"), ("raining", "bool")],
+         "Live conditions per delivery zone, every 15 minutes from the dispatch feed."),
+        (couriers, "courier_stats", "courier_id", "updated_at", "sql", 0,
+         [("deliveries_7d", "int"), ("on_time_rate", "float"), ("vehicle", "string"), ("rating", "float")],
+         "Courier history, refreshed three times a day: read at dispatch, not latency critical."),
+    ):
+        upload = SimpleUploadedFile(f"{name}.csv", frame.to_csv(index=False).encode(), content_type="text/csv")
+        source = registry_services.dataset_register(name=name.replace("_", " "), by=frank, project=project,
+                                                    uploaded_file=upload)
+        view = feature_services.feature_view_create(
+            by=frank, project=project, name=name, entity_key=key, source=source, event_time_column=time_column,
+            features=[{"name": n, "type": t} for n, t in features], online_tier=tier, ttl_seconds=ttl,
+            schedule="0 * * * *" if tier == "redis" else "", description=description)
+        job = feature_services.feature_view_materialize(view=view, by=frank)
+        job_execute(job.pk)
+        made.append(name)
+    return "feature views " + ", ".join(made)
+
+
 def seed() -> str:
-    if Endpoint.objects.exists():
-        return f"{Endpoint.objects.count()} endpoint(s) already there"
     project = MLProject.objects.filter(proposal__title="Delivery time prediction").first()
     if project is None:
         return "no delivery project to deploy"
+    features = _seed_feature_views(project)
+    if Endpoint.objects.exists():
+        return f"{Endpoint.objects.count()} endpoint(s) already there; {features}"
     model = project.models.get()
     aliases = registry_selectors.aliases_current(model=model)
     champion = aliases.get("champion")
@@ -90,10 +156,10 @@ def seed() -> str:
         _run_deploy(services.deployment_deploy(name=ENDPOINT, model_version=champion, by=frank,
                                                reason="The champion goes live for the dispatch app."))
     if challenger is None:
-        return f"{ENDPOINT} serves {champion}"
+        return f"{ENDPOINT} serves {champion}; {features}"
     with story_at(story_after(0.36)):
         _run_deploy(services.deployment_shadow_add(name=ENDPOINT, model_version=challenger, by=frank,
                                                    reason="Score the challenger on live traffic before any switch."))
     endpoint = Endpoint.objects.select_related("live_revision").get(name=ENDPOINT)
     logged = _traffic(endpoint, champion, challenger)
-    return f"{ENDPOINT} serves {champion} with {challenger} as a shadow; {logged} logged requests"
+    return f"{ENDPOINT} serves {champion} with {challenger} as a shadow; {logged} logged requests; {features}"

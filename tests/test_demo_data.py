@@ -47,6 +47,14 @@ def test_seed_demo_builds_a_complete_story_and_is_safe_to_run_again(django_captu
     assert alert.state == "open" and alert.features == ["courier_load"] and alert.agenda_item_id
     assert QualityPromise.objects.get(project=endpoint.project).metric == "mae"
 
+    # The feature store: one view on each tier, materialized, the feed's bad rows rejected.
+    from serving.models import FeatureView
+
+    zones, couriers = FeatureView.objects.get(name="zone_conditions"), FeatureView.objects.get(name="courier_stats")
+    assert (zones.online_tier, couriers.online_tier) == ("redis", "sql")
+    assert zones.stats["entities"] == 6 and couriers.stats["entities"] == 240
+    assert zones.stats["rejected"] == 1 and couriers.stats["rejected"] == 1
+
     _assert_the_story_keeps_its_dates(past, upcoming)
 
     counts = (User.objects.count(), Proposal.objects.count(), Meeting.objects.count(), PredictionRecord.objects.count())
