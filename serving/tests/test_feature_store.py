@@ -293,3 +293,32 @@ def test_a_tier_move_copies_checks_switches_and_deletes_with_no_failed_read(orig
     assert reads[0] > 5 and failures == []
     assert read(view, 1500).values[0] == {"sales_7d": 1500.0, "orders": 1500, "promo": True, "region": "r0"}
     assert "both tiers hold 1,500" in log_of(job)
+
+
+def test_a_schedule_stored_in_the_database_materializes_the_view():
+    from workers.models import Schedule
+    from workers.services import schedule_fire
+
+    org, project = approved_project()
+    view = define(org, project, "sql", schedule="*/15 * * * *")
+    schedule = Schedule.objects.get(kind="feature_materialize")
+    assert schedule.params == {"view_id": view.pk} and schedule.cron == "*/15 * * * *"
+    job = schedule_fire(schedule_id=schedule.pk)
+    job_execute(job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED and job.result["loaded"] == 3 and job.started_by is None
+    services.feature_view_update(view=view, by=org.lead, schedule="")
+    assert not Schedule.objects.filter(kind="feature_materialize", enabled=True).exists()
+    with pytest.raises(DomainError):
+        services.feature_view_update(view=view, by=org.lead, schedule="every tuesday")
+
+
+def test_changing_the_features_clears_the_online_values_until_materialized_again():
+    org, project = approved_project()
+    view = define(org, project, "redis")
+    materialize(view, org.lead)
+    assert read(view, 1).values[0]
+    view = services.feature_view_update(view=view, by=org.lead, features=FEATURES[:2])
+    assert view.materialized_until is None and read(view, 1).values == [{}]
+    materialize(view, org.lead)
+    assert read(view, 1).values[0] == {"sales_7d": 11.5, "orders": 4}
