@@ -34,6 +34,7 @@ ALLOWED = {
     "alias set (registry)": {"technical_lead", "team_member"},
     # The Council in make_org() are ML infrastructure engineers, who may deploy any approved project.
     "deploy (serving)": {"technical_lead", "team_member", "council_member", "chair"},
+    "feature view change (serving)": {"technical_lead", "team_member", "staff"},
 }
 
 
@@ -122,6 +123,22 @@ def _deploy(org):
                                                     reason="First release.", by=person)
 
 
+def _feature_view(org):
+    import pandas as pd
+
+    from registry import services as registry
+    from registry.tests.factories import approved_project, csv_upload
+    from serving.feature_store import services as features
+
+    _, project = approved_project(org)
+    frame = pd.DataFrame({"store_id": [1, 2], "at": ["2026-11-30T10:00:00", "2026-11-30T11:00:00"], "sales": [1.0, 2.0]})
+    source = registry.dataset_register(name="stores", by=org.lead, project=project, uploaded_file=csv_upload(frame))
+    view = features.feature_view_create(by=org.lead, project=project, name="stores", entity_key="store_id",
+                                        features=[{"name": "sales", "type": "float"}], source=source,
+                                        event_time_column="at")
+    return lambda person: features.feature_view_update(view=view, by=person, description="Daily sales per store.")
+
+
 SETUPS = {
     "job cancel (a training of the project)": _job_cancel,
     "proposal submit": _submit,
@@ -134,6 +151,7 @@ SETUPS = {
     "chair decision": _chair_decision,
     "alias set (registry)": _alias_set,
     "deploy (serving)": _deploy,
+    "feature view change (serving)": _feature_view,
 }
 
 
