@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from portal.errors import DomainError, Forbidden
-from serving.feature_store.spec import BadValue, coerce, entity_text
+from serving.feature_store.spec import MAX_STRING_BYTES, BadValue, coerce, entity_text
 
 MAX_VIEWS = 50
 
@@ -90,24 +90,64 @@ def utc_times(series: pd.Series) -> pd.Series:
 
 
 def entity_keys(series: pd.Series) -> pd.Series:
-    """Key values in their one text form (42, 42.0 and "42" match); None where missing."""
-    values = [None if _missing(v) else entity_text(v) for v in series.tolist()]
-    return pd.Series(values, index=series.index, dtype=object)
-
-
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NaT or value is pd.NA:
-        return True
-    return isinstance(value, float) and np.isnan(value)
+    """Key values in their one text form (``spec.entity_text``: 42, 42.0 and "42" match); None
+    where missing."""
+    present = series.notna()
+    dtype = series.dtype
+    text = None
+    if pd.api.types.is_integer_dtype(dtype):
+        text = series.astype("Int64").astype(str)
+    elif pd.api.types.is_float_dtype(dtype):
+        numbers = series[present]
+        if ((numbers % 1 == 0) & (numbers.abs() < 2**53)).all():
+            text = series.astype("Int64").astype(str)
+    elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        text = series
+    if text is None:
+        text = pd.Series([entity_text(v) if p else None for v, p in zip(series.tolist(), present.tolist())],
+                         index=series.index, dtype=object)
+    return text.astype(object).where(present, None)
 
 
 _NULLABLE = {"float": "float64", "int": "Int64", "bool": "boolean", "string": object}
 
 
+def coerce_column(series: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray, tuple[int, str] | None]:
+    """A source column as a feature of type ``kind``: its values (missing as NA), which rows hold
+    a value of another type, and the first of those with the reason (``spec.coerce``'s words).
+    Columns whose dtype already fits are converted at once; others value by value."""
+    dtype = series.dtype
+    fine = np.zeros(len(series), dtype=bool)
+    if kind == "float" and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return series.astype("float64").reset_index(drop=True), fine, None
+    if kind == "int" and pd.api.types.is_integer_dtype(dtype):
+        return series.astype("Int64").reset_index(drop=True), fine, None
+    if kind == "bool" and pd.api.types.is_bool_dtype(dtype):
+        return series.astype("boolean").reset_index(drop=True), fine, None
+    if (kind == "string" and pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
+            and not (series.str.len() > MAX_STRING_BYTES // 4).any()):
+        return series.astype(object).where(series.notna(), None).reset_index(drop=True), fine, None
+    values = series.tolist()
+    missing = series.isna().to_numpy()
+    coerced: list = [None] * len(values)
+    bad = fine.copy()
+    first: tuple[int, str] | None = None
+    for i, value in enumerate(values):
+        if missing[i]:
+            continue
+        try:
+            coerced[i] = coerce(value, kind)
+        except BadValue as exc:
+            bad[i] = True
+            if first is None:
+                first = (i, str(exc))
+    return pd.Series(coerced, dtype=_NULLABLE[kind]), bad, first
+
+
 def view_rows(source: ViewSource) -> tuple[pd.DataFrame, ViewCounts]:
     """The view's source rows as (key, time, features), coerced to the declared types. A row with
     no entity key, no readable event time or a value of another type is dropped and counted."""
-    frame = source.frame
+    frame = source.frame.reset_index(drop=True)
     counts = ViewCounts(name=source.name, source_rows=len(frame))
     needed = [source.entity_key, source.event_time_column, *(name for name, _ in source.features)]
     absent = [c for c in dict.fromkeys(needed) if c not in frame.columns]
@@ -121,26 +161,18 @@ def view_rows(source: ViewSource) -> tuple[pd.DataFrame, ViewCounts]:
     if first_bad is not None:
         counts.rejected_example = (f"row {first_bad + 1} has no {source.entity_key} or no readable "
                                    f"{source.event_time_column}")
-    columns: dict[str, list] = {}
+    columns: dict[str, pd.Series] = {}
     for name, kind in source.features:
-        values = frame[name].tolist()
-        coerced: list = [None] * len(values)
-        for i, value in enumerate(values):
-            if not keep[i]:
-                continue
-            try:
-                coerced[i] = coerce(None if _missing(value) else value, kind)
-            except BadValue as exc:
-                keep[i] = False
-                if first_bad is None or i < first_bad:
-                    first_bad = i
-                    counts.rejected_example = f"row {i + 1}, {name}: {exc}"
-        columns[name] = coerced
+        columns[name], bad, first = coerce_column(frame[name], kind)
+        keep &= ~bad
+        if first is not None and (first_bad is None or first[0] < first_bad):
+            first_bad = first[0]
+            counts.rejected_example = f"row {first[0] + 1}, {name}: {first[1]}"
     counts.rejected = int((~keep).sum())
     rows = pd.DataFrame({_KEY: keys[keep].reset_index(drop=True).astype(object),
                          _TIME: times[keep].reset_index(drop=True)})
-    for name, kind in source.features:
-        rows[name] = pd.Series([v for v, k in zip(columns[name], keep) if k], dtype=_NULLABLE[kind])
+    for name, _ in source.features:
+        rows[name] = columns[name][keep].reset_index(drop=True)
     rows[_FOUND] = True
     # Sorted by time, file order kept among equal times: of two values at one instant the later
     # row in the file wins, as it would when materialized.
@@ -319,7 +351,8 @@ def training_set_build_run(job) -> dict[str, Any]:
     rows = len(result.frame)
     job.log(f"{rows:,} entity rows; cut-off {result.cut_off.isoformat()}.")
     if result.unreadable_times:
-        job.log(f"{result.unreadable_times:,} entity rows have no readable {timestamp_column}: they get no feature values.")
+        job.log(f"{result.unreadable_times:,} entity rows have no readable {timestamp_column}: "
+                "they get no feature values.")
     for counts in result.views:
         line = (f"{counts.name}: {counts.source_rows:,} source rows, {counts.rejected:,} rejected; "
                 f"{counts.missing:,} of {rows:,} entity rows have no value.")
