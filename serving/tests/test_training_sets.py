@@ -27,7 +27,8 @@ from workers.runtime import job_execute
 
 DAY = 86400
 
-# Spend of two customers over a week; customer 7 is written 7, 7.0 and "7" by different files.
+# Spend of two customers over a week, keyed by whole numbers; the entity set writes customer 7
+# as "7" and 7, customer 8 as 8.0, and all of them match.
 SPEND = pd.DataFrame({
     "customer": [7, 7, 7, 8, 8],
     "updated_at": ["2024-03-01T00:00:00Z", "2024-03-03T00:00:00Z", "2024-03-06T00:00:00Z",
