@@ -8,7 +8,7 @@ from observability import api as observability_api
 from portal.api import AuditEventListApi, MyNotificationListApi, MyNotificationReadApi
 from proposals import api as proposals_api
 from registry import api as registry_api
-from serving import api as serving_api, feature_api
+from serving import api as serving_api, feature_api, training_set_api
 from workers import api as workers_api
 
 api_v1 = [
@@ -77,6 +77,7 @@ api_v1 = [
     path("projects/<id:project_id>/promise/", observability_api.ProjectPromiseApi.as_view(), name="project-promise"),
     path("datasets/", registry_api.DatasetListApi.as_view(), name="dataset-list"),
     path("datasets/<id:dataset_id>/", registry_api.DatasetDetailApi.as_view(), name="dataset-detail"),
+    path("training-sets/", training_set_api.TrainingSetCreateApi.as_view(), name="training-set-create"),
     path("training-jobs/", registry_api.TrainingJobListApi.as_view(), name="training-job-list"),
     path("model-versions/", registry_api.ModelVersionListApi.as_view(), name="model-version-list"),
     path("model-versions/champion/", registry_api.ModelVersionChampionApi.as_view(), name="model-version-champion"),

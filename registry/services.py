@@ -166,7 +166,8 @@ def _dataset_incoming(*, name: str, by: User | None, uploaded_file, path, projec
 
 
 def _dataset_record(*, name: str, by: User | None, project: MLProject | None, temp: Path, fmt: str, sha256: str,
-                    size: int, original: str, source: str, found: dict[str, Any]) -> Dataset:
+                    size: int, original: str, source: str, found: dict[str, Any],
+                    lineage: dict[str, Any] | None = None) -> Dataset:
     """Move a read file from the incoming folder into the store and create its Dataset, audited.
 
     The one way a dataset is made, in the request (``dataset_register``) or in a job. On any
@@ -189,6 +190,7 @@ def _dataset_record(*, name: str, by: User | None, project: MLProject | None, te
                     name=name, path=relpath, sha256=sha256, format=fmt, size_bytes=size, rows=found["rows"],
                     schema=found["schema"], preview=found["preview"], original_filename=original[:300],
                     uploaded_by=by if by and by.is_authenticated else None, project=project,
+                    lineage=lineage or {},
                 )
                 audit_record(actor=by if by and by.is_authenticated else None, verb="dataset.registered", obj=dataset,
                              data={"sha256": sha256, "rows": found["rows"], "columns": len(found["schema"]),
@@ -208,7 +210,7 @@ def _dataset_record(*, name: str, by: User | None, project: MLProject | None, te
 
 
 def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: str | Path | None = None,
-                     project: MLProject | None = None) -> Dataset:
+                     project: MLProject | None = None, lineage: dict[str, Any] | None = None) -> Dataset:
     """Register an uploaded file, or a file already in the data folder, as a dataset: shared with
     every project, or of one ``project`` (only its team may add to it, and only its datasets feed
     its scheduled retraining). The file is read here, in the caller's process; pages and the API
@@ -218,7 +220,8 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
     DATASET_MAX_BYTES and within DATASET_MAX_ROWS, DATASET_MAX_COLUMNS and
     DATASET_MAX_UNCOMPRESSED_BYTES; anything else is refused with a DomainError and leaves nothing behind.
     The content is stored under its SHA-256; registering the same content under the same
-    name again returns the existing dataset.
+    name again returns the existing dataset. ``lineage`` says where a built file came from (a
+    training set's views and entity set); it is kept with a new dataset only.
     """
     name, temp, fmt, sha256, size, original, source = _dataset_incoming(
         name=name, by=by, uploaded_file=uploaded_file, path=path, project=project)
@@ -232,7 +235,7 @@ def dataset_register(*, name: str, by: User | None, uploaded_file=None, path: st
         temp.unlink(missing_ok=True)
         raise
     return _dataset_record(name=name, by=by, project=project, temp=temp, fmt=fmt, sha256=sha256, size=size,
-                           original=original, source=source, found=found)
+                           original=original, source=source, found=found, lineage=lineage)
 
 
 def dataset_upload_start(*, name: str, by: User | None, uploaded_file=None, path: str | Path | None = None,

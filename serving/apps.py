@@ -15,6 +15,10 @@ class ServingConfig(AppConfig):
         kinds.register("deploy", label="Deployment", queue="deploy", handler="serving.jobs.deploy_run",
                        notify_starter=True, describe="serving.job_names.deploy_describe",
                        may_manage="serving.permissions.can_manage_deploy_job")
+        kinds.register("training_set_build", label="Training set build", queue="training",
+                       handler="serving.feature_store.training_sets.training_set_build_run", notify_starter=True,
+                       describe="serving.feature_store.training_sets.training_set_describe",
+                       may_manage="registry.permissions.can_manage_project_job")
         kinds.register("prediction_drain", label="Prediction log drain", queue="monitoring",
                        handler="serving.jobs.prediction_drain_run", default_schedule="* * * * *", system=True)
         kinds.register("feature_materialize", label="Feature materialization", queue="default",
