@@ -98,14 +98,14 @@ def test_source_rows_of_the_wrong_type_are_dropped_and_counted():
     source = pd.DataFrame({
         "customer": [7, 7, 7, None],
         "updated_at": ["2024-03-01", "2024-03-02", "not a time", "2024-03-01"],
-        "spend_7d": ["10.5", 20.0, 30.0, 40.0],  # text where a number belongs: the whole row goes
+        "spend_7d": ["ten", 20.0, 30.0, 40.0],  # a word where a number belongs: the whole row goes
         "orders_7d": [1, 2.5, 3, 4],  # 2.5 is no whole number
     })
     entities = pd.DataFrame({"customer": [7], "at": ["2024-03-04"]})
     result = point_in_time_join(entities, timestamp_column="at", views=[spend_view(frame=source)])
     counts = result.views[0]
     assert (counts.source_rows, counts.rejected) == (4, 4)
-    assert "'10.5' is not a number" in counts.rejected_example
+    assert "'ten' is not a number" in counts.rejected_example
     assert math.isnan(result.frame["spend_7d"][0])
 
     source.loc[0, "spend_7d"] = 10.5
