@@ -150,8 +150,8 @@ def feature_view_health(request: HttpRequest, name: str) -> HttpResponse:
     """Measure again: the size and read-latency card alone (the page itself without htmx)."""
     view = selectors.feature_view_get(name=name)
     if not request.htmx:
-        return redirect(reverse("features:detail", args=[view.name]) + "#health")
-    return render(request, "serving/feature_view_detail.html#health",
+        return redirect(reverse("features:detail", args=[view.name]) + "#online-copy")
+    return render(request, "serving/feature_view_detail.html#online-copy",
                   {"view": view, **_names(view), **_health_context(view)})
 
 

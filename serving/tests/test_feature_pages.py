@@ -209,3 +209,73 @@ def test_editing_a_layout_of_a_loaded_view_asks_before_clearing(store):
     assert response.status_code == 302
     view.refresh_from_db()
     assert view.features == [{"name": "sales_7d", "type": "float"}] and view.materialized_until is None
+
+
+@pytest.fixture
+def job_kinds(monkeypatch):
+    """The feature job kinds, where their handlers are not registered in this process."""
+    from workers import kinds
+
+    for name, label in (("feature_materialize", "Feature materialization"), ("feature_move", "Feature view move")):
+        if name not in kinds._KINDS:
+            monkeypatch.setitem(kinds._KINDS, name, kinds.JobKind(name=name, label=label, queue="default",
+                                                                  handler="tests.jobkinds.sleep_run"))
+
+
+def test_materialize_now_starts_a_job_the_page_follows(store, job_kinds, django_capture_on_commit_callbacks):
+    from workers.models import Job, JobState
+    from workers.services import job_finished
+
+    org, project, dataset, view = store
+    client = client_for(org.engineer)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post("/features/store_daily/materialize/")
+    job = Job.objects.get(kind="feature_materialize")
+    assert response.status_code == 302 and f"Materialize job #{job.pk} started" in " ".join(flash(response))
+    page = text_of(client.get("/features/store_daily/"))
+    assert f"Job #{job.pk} is queued" in page and f"Materialize #{job.pk}" in page
+    progress = client.get("/features/store_daily/progress/", HTTP_HX_REQUEST="true")
+    assert progress.status_code == 200 and f"Job #{job.pk}" in text_of(progress)
+    # A second press while it runs is refused in words.
+    with django_capture_on_commit_callbacks(execute=False):
+        again = client.post("/features/store_daily/materialize/")
+    assert again.status_code == 302 and "already working on store_daily" in " ".join(flash(again))
+    job_finished(job_id=job.pk, state=JobState.SUCCEEDED, message="Done.")
+    done = client.get("/features/store_daily/progress/", HTTP_HX_REQUEST="true")
+    assert done.status_code == 204 and done["HX-Refresh"] == "true"
+
+
+def test_moving_starts_the_move_job(store, job_kinds, django_capture_on_commit_callbacks):
+    from workers.models import Job
+
+    org, project, dataset, view = store
+    client = client_for(org.engineer)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post("/features/store_daily/move/", {"tier": "sql"})
+    job = Job.objects.get(kind="feature_move")
+    assert response.status_code == 302 and f"Move job #{job.pk} started" in " ".join(flash(response))
+    page = text_of(client.get("/features/store_daily/"))
+    assert "Moving to the SQL tier" in page and "Reads keep working from the Redis tier" in page
+    assert f"Move to SQL #{job.pk}" in page
+
+
+def test_a_view_with_rejected_rows_shows_them(store):
+    org, project, dataset, view = store
+    FeatureView.objects.filter(pk=view.pk).update(stats={
+        "loaded": 4, "rejected": 2,
+        "rejected_examples": [{"row": {"store_id": 9, "sales_7d": "lots"}, "reason": "sales_7d: 'lots' is not a number"},
+                              "store_id missing"]})
+    page = text_of(client_for(org.outsider).get("/features/store_daily/"))
+    assert "Loaded 4 rows; 2 rejected" in page
+    assert "sales_7d: 'lots' is not a number" in page and "store_id=9, sales_7d=lots" in page and "store_id missing" in page
+
+
+def test_measure_again_gives_the_online_copy_card_alone(store):
+    org, project, dataset, view = store
+    write(view, 1, [1.0, True, "north"])
+    client = client_for(org.outsider)
+    card = client.get("/features/store_daily/health/", HTTP_HX_REQUEST="true")
+    page = text_of(card)
+    assert card.status_code == 200 and "Online copy" in page and "Entities 1" in page and "1 single-entity read " in page
+    assert "Look up an entity" not in page
+    assert client.get("/features/store_daily/health/")["Location"] == "/features/store_daily/#online-copy"

@@ -1,0 +1,106 @@
+"""A feature view from the form to a lookup, in a real browser: an ML engineer on the project's
+team defines a view of a registered dataset, opens its page, looks up a store and sees its
+current values; the pages fit a phone's screen."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+from playwright.sync_api import expect
+
+from registry import services as registry_services
+from registry.tests.factories import approved_project, csv_upload
+from serving.feature_store.spec import entity_text
+from serving.feature_store.tiers import tier
+from serving.models import FeatureView
+from tests.browser import PHONE, no_overflow, person_page, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def store_sales(stores: int = 40, days: int = 3) -> pd.DataFrame:
+    rows = [(store, f"2026-11-{day + 1:02d} 06:00:00", 1000.0 + store * 10 + day, day % 2 == 0, ["north", "south"][store % 2])
+            for day in range(days) for store in range(1, stores + 1)]
+    return pd.DataFrame(rows, columns=["store_id", "event_time", "sales_7d", "open", "region"])
+
+
+def test_a_team_member_defines_a_view_and_looks_up_an_entity(browser, live_server):
+    org, project = approved_project()
+    engineer = org.engineer
+    engineer.set_password("pw")
+    engineer.save()
+    registry_services.dataset_register(name="Store sales", by=engineer, project=project,
+                                       uploaded_file=csv_upload(store_sales(), "store_sales.csv"))
+
+    page = person_page(browser, live_server, engineer, next_path="/features/")
+    expect(page.get_by_role("heading", name="No feature views yet")).to_be_visible()
+    page.locator("main").get_by_role("link", name="New feature view").click()
+
+    page.get_by_label("Name").fill("store_daily")
+    page.get_by_label("Project").select_option(label=project.title)
+    page.get_by_label("Source dataset").select_option(label="Store sales · 120 rows")
+    # The dataset's columns appear under the picker, to name the key, the time and the features.
+    expect(page.locator("#source-columns")).to_contain_text("5 columns in Store sales")
+    page.get_by_label("Entity key").fill("store_id")
+    page.get_by_label("Event time column").fill("event_time")
+    page.get_by_role("button", name="Use every other column as a feature").click()
+    expect(page.get_by_label("Features")).to_have_value("sales_7d:float\nopen:bool\nregion:string")
+    page.get_by_label("Serve each value for").fill("30")
+    page.get_by_label("Unit").select_option("days")
+    page.get_by_label("Description").fill("Each store's sales over the last seven days.")
+    screenshot(page, "feature-view-form")
+    page.get_by_role("button", name="Define the view").click()
+
+    expect(page.locator("ul.messages")).to_contain_text("Feature view store_daily is defined.")
+    expect(page.get_by_role("heading", name="store_daily")).to_be_visible()
+    expect(page.locator("#schema")).to_contain_text("sales_7d")
+    expect(page.locator("#freshness")).to_contain_text("Never materialized")
+    expect(page.locator("#actions")).to_contain_text("Materialize now")
+
+    # What a materialization would load, written into the tier directly.
+    view = FeatureView.objects.get(name="store_daily")
+    spec = view.spec()
+    event_time = time.time() - 3 * 3600
+    try:
+        tier("redis").write(spec, [(entity_text(store), spec.codec.pack([1000.0 + store * 10, True, "north"], event_time),
+                                    event_time) for store in range(1, 41)])
+        FeatureView.objects.filter(pk=view.pk).update(materialized_until=event_time,
+                                                      last_materialized_at=view.created_at)
+        page.reload()
+        expect(page.locator("#online-copy")).to_contain_text("40")
+        expect(page.locator("#online-copy")).to_contain_text("single-entity reads")
+        page.get_by_role("link", name="Measure again").click()
+        expect(page.locator("#online-copy")).to_contain_text("40 single-entity reads")
+
+        page.get_by_label("store_id").fill("7")
+        page.get_by_role("button", name="Look up").click()
+        result = page.locator("#lookup-result")
+        expect(result).to_contain_text("1070.0")
+        expect(result).to_contain_text("north")
+        expect(result).to_contain_text("3 hours ago")
+        screenshot(page, "feature-view-page")
+
+        page.get_by_label("store_id").fill("999")
+        page.get_by_role("button", name="Look up").click()
+        expect(result).to_contain_text("No value for store_id 999")
+        screenshot(page, "feature-view-lookup-missing", full_page=False)
+
+        page.get_by_role("link", name="Move to SQL tier…").click()
+        expect(page.get_by_role("heading", name="Move store_daily to the SQL tier?")).to_be_visible()
+        screenshot(page, "feature-view-move-confirm")
+
+        page.goto(f"{live_server.url}/features/")
+        expect(page.locator(".feature-view-table")).to_contain_text("store_daily")
+        screenshot(page, "feature-view-list")
+
+        phone = person_page(browser, live_server, engineer, next_path="/features/store_daily/?entity=7", viewport=PHONE)
+        expect(phone.locator("#lookup-result")).to_contain_text("1070.0")
+        no_overflow(phone, "the feature view page")
+        screenshot(phone, "feature-view-phone")
+        phone.goto(f"{live_server.url}/features/new/")
+        no_overflow(phone, "the new feature view form")
+        phone.context.close()
+    finally:
+        tier("redis").delete_view(spec)
