@@ -83,6 +83,10 @@ def _names(view: FeatureView) -> dict:
 
 def _health_context(view: FeatureView) -> dict:
     health = selectors.view_health(view=view)
+    stats = view.stats or {}
+    if health["error"] and health["entities"] is None and stats.get("entities") is not None:
+        # The tier is down: what the last materialization measured is the best there is.
+        health.update({k: stats.get(k) for k in ("entities", "bytes", "bytes_per_entity")}, from_stats=True)
     health["lag_words"] = duration_words(health["event_time_lag_seconds"])
     health["bytes_text"] = size_text(health["bytes"]) if health["bytes"] is not None else ""
     health["table_bytes_text"] = size_text(health["table_bytes"]) if health.get("table_bytes") else ""

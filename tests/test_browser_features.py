@@ -104,3 +104,35 @@ def test_a_team_member_defines_a_view_and_looks_up_an_entity(browser, live_serve
         phone.context.close()
     finally:
         tier("redis").delete_view(spec)
+
+
+def test_someone_outside_the_team_reads_a_view_while_its_tier_is_down(browser, live_server, settings):
+    from serving.feature_store import services
+    from serving.feature_store.tiers import _redis_client
+
+    org, project = approved_project()
+    outsider = org.outsider
+    outsider.set_password("pw")
+    outsider.save()
+    page = person_page(browser, live_server, outsider, next_path="/features/")
+    expect(page.get_by_role("heading", name="No feature views yet")).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text("New feature view")
+    screenshot(page, "feature-view-list-empty")
+
+    dataset = registry_services.dataset_register(name="Store sales", by=org.lead, project=project,
+                                                 uploaded_file=csv_upload(store_sales(), "store_sales.csv"))
+    services.feature_view_create(by=org.lead, project=project, name="store_daily", entity_key="store_id",
+                                 features=[{"name": "sales_7d", "type": "float"}], source=dataset,
+                                 event_time_column="event_time")
+    settings.FEATURE_STORE_REDIS_URL = "redis://127.0.0.1:1/0"
+    _redis_client.cache_clear()
+    try:
+        page.goto(f"{live_server.url}/features/store_daily/")
+        expect(page.locator("#online-copy")).to_contain_text("The Redis feature tier is unreachable")
+        expect(page.locator("#actions")).to_contain_text(f"Only the technical lead and the team of {project}")
+        page.get_by_label("store_id").fill("7")
+        page.get_by_role("button", name="Look up").click()
+        expect(page.locator("#lookup-result")).to_contain_text("The Redis feature tier is unreachable")
+        screenshot(page, "feature-view-tier-down")
+    finally:
+        _redis_client.cache_clear()

@@ -116,6 +116,7 @@ def test_the_sql_tier_is_read_the_same_way(store):
 
 def test_a_redis_tier_that_is_down_gives_words_not_a_500(store):
     org, project, dataset, view = store
+    FeatureView.objects.filter(pk=view.pk).update(stats={"entities": 1234, "bytes": 99_000, "bytes_per_entity": 80.2})
     _redis_client.cache_clear()
     try:
         with override_settings(FEATURE_STORE_REDIS_URL="redis://127.0.0.1:1/0"):
@@ -126,6 +127,7 @@ def test_a_redis_tier_that_is_down_gives_words_not_a_500(store):
         _redis_client.cache_clear()
     assert response.status_code == 200 and lookup.status_code == 200
     assert "The Redis feature tier is unreachable" in text_of(response)
+    assert "Entities 1,234" in text_of(response) and "what the last materialization measured" in text_of(response)
     assert "The Redis feature tier is unreachable" in text_of(lookup)
 
 
@@ -199,6 +201,9 @@ def test_editing_a_layout_of_a_loaded_view_asks_before_clearing(store):
     org, project, dataset, view = store
     FeatureView.objects.filter(pk=view.pk).update(materialized_until=time.time() - 60)
     client = client_for(org.engineer)
+    form = client.get("/features/store_daily/edit/")
+    assert form.status_code == 200 and "sales_7d:float\nopen:bool\nregion:string" in form.content.decode()
+    assert "Edit store_daily" in text_of(form) and "Its name and project stay as they are" in text_of(form)
     data = {"source": dataset.pk, "entity_key": "store_id", "event_time_column": "event_time",
             "features": "sales_7d:float", "ttl": "", "ttl_unit": "days", "schedule": "", "description": "Changed"}
     response = client.post("/features/store_daily/edit/", data)
