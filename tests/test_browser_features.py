@@ -26,7 +26,22 @@ def store_sales(stores: int = 40, days: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["store_id", "event_time", "sales_7d", "open", "region"])
 
 
-def test_a_team_member_defines_a_view_and_looks_up_an_entity(browser, live_server):
+@pytest.fixture
+def job_kinds(monkeypatch):
+    """The feature job kinds, where their handlers are not registered in this process. No worker
+    runs here: a started job stays queued, and nothing is sent to the broker for a later test's
+    worker to find."""
+    from workers import kinds, services
+
+    monkeypatch.setattr(services, "_enqueue", lambda job_id: None)
+
+    for name, label in (("feature_materialize", "Feature materialization"), ("feature_move", "Feature view move")):
+        if name not in kinds._KINDS:
+            monkeypatch.setitem(kinds._KINDS, name, kinds.JobKind(name=name, label=label, queue="default",
+                                                                  handler="tests.jobkinds.sleep_run"))
+
+
+def test_a_team_member_defines_a_view_and_looks_up_an_entity(browser, live_server, job_kinds):
     org, project = approved_project()
     engineer = org.engineer
     engineer.set_password("pw")
@@ -90,6 +105,22 @@ def test_a_team_member_defines_a_view_and_looks_up_an_entity(browser, live_serve
         page.get_by_role("link", name="Move to SQL tier…").click()
         expect(page.get_by_role("heading", name="Move store_daily to the SQL tier?")).to_be_visible()
         screenshot(page, "feature-view-move-confirm")
+
+        # Changing the layout of a loaded view asks first: its online values would be deleted.
+        page.goto(f"{live_server.url}/features/store_daily/")
+        page.get_by_role("link", name="Edit").click()
+        page.get_by_label("Features").fill("sales_7d:float\nregion:string")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("main")).to_contain_text("Saving clears the view's online values.")
+        screenshot(page, "feature-view-edit-confirm", full_page=False)
+        page.get_by_role("link", name="Cancel").first.click()
+        expect(page.locator("#schema")).to_contain_text("open")
+
+        page.get_by_role("button", name="Materialize now").click()
+        expect(page.locator("ul.messages")).to_contain_text("Materialize job #")
+        expect(page.locator("#job-notice")).to_contain_text("Materializing")
+        expect(page.locator("#jobs")).to_contain_text("Materialize #")
+        screenshot(page, "feature-view-materializing", full_page=False)
 
         page.goto(f"{live_server.url}/features/")
         expect(page.locator(".feature-view-table")).to_contain_text("store_daily")
