@@ -7,6 +7,7 @@ NAV = [
     ("people", "People", "people"),
     ("projects", "Projects & Models", "registry:projects"),
     ("deployments", "Deployments", "serving:deployments"),
+    ("features", "Features", "features:list"),
     ("monitoring", "Monitoring", "observability:monitoring"),
     ("jobs", "Jobs", "workers:job_list"),
     ("system", "System", "workers:system"),
@@ -23,6 +24,7 @@ def navigation(request):
             getattr(match.func, "nav_section", None)
             or match.kwargs.get("section")
             or {"proposals": "proposals", "registry": "projects", "serving": "deployments",
+                "features": "features",
                 "observability": "monitoring", "workers": "jobs"}.get(match.namespace)
             or match.url_name
         )

@@ -108,6 +108,7 @@ urlpatterns = [
     path("", include("proposals.urls")),
     path("projects/", include("registry.urls")),
     path("deployments/", include("serving.urls")),
+    path("features/", include("serving.feature_urls")),
     path("monitoring/", include("observability.urls")),
     path("", include("workers.urls")),
     path("api/v1/", include((api_v1, "api"))),
