@@ -1,6 +1,6 @@
 from django.urls import path
 
-from serving import feature_views as views
+from serving import feature_views as views, training_set_views
 
 app_name = "features"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.feature_view_list, name="list"),
     path("new/", views.feature_view_new, name="new"),
     path("new/columns/", views.feature_source_columns, name="source_columns"),
+    path("training-sets/new/", training_set_views.training_set_new, name="training_set_new"),
     path("<slug:name>/", views.feature_view_detail, name="detail"),
     path("<slug:name>/edit/", views.feature_view_edit, name="edit"),
     path("<slug:name>/health/", views.feature_view_health, name="health"),

@@ -20,6 +20,7 @@ from serving.permissions import can_edit_feature_view
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 MAX_FEATURES = 500
+RESERVED_NAMES = {"new", "training-sets"}  # /features/new/ and /features/training-sets/new/ are pages
 MAX_TTL_SECONDS = 10 * 365 * 86400
 ACTIVE = ("queued", "running")
 # What changes the stored layout: values stored before it cannot be read after it.
@@ -117,6 +118,8 @@ def feature_view_create(*, by: User, project: MLProject, name: str, entity_key: 
     if not NAME.match(name):
         raise DomainError("A view's name is lower-case letters, digits, - and _ (at most 100), such as "
                           "store_daily_sales.", field="name")
+    if name in RESERVED_NAMES:
+        raise DomainError(f"{name!r} names a page of the portal; choose another name.", field="name")
     if FeatureView.objects.filter(name=name).exists():
         raise DomainError(f"There is already a feature view named {name!r}.", status=409, field="name")
     if online_tier not in OnlineTier.values:
