@@ -242,3 +242,102 @@ def test_the_breaker_waits_before_trying_again():
     with pytest.raises(redis_tier.Unavailable):
         breaker.read([])
     assert len(calls) == 2
+
+
+# --- the portal: which views the manifest names, deploying with views named ------------------
+
+def feature_view(project, dataset, name: str, *, tier: str = "redis", entity_key: str = "store_id"):
+    from serving.models import FeatureView
+
+    return FeatureView.objects.create(project=project, name=name, entity_key=entity_key, source=dataset,
+                                      features=[{"name": n, "type": t} for n, t in FEATURES], event_time_column="at",
+                                      online_tier=tier, ttl_seconds=3600)
+
+
+@pytest.fixture
+def portal(db, django_capture_on_commit_callbacks):
+    from serving.tests.factories import project_with_versions
+
+    org, project, (v1, v2) = project_with_versions()
+    dataset = v1.dataset
+    stores = feature_view(project, dataset, "stores")
+    couriers = feature_view(project, dataset, "couriers", tier="sql", entity_key="courier_id")
+    return org, project, v1, v2, stores, couriers
+
+
+def _deploy(name: str, version, by, **kwargs):
+    from serving import services
+    from serving.tests.factories import publish
+
+    return publish(services.deployment_deploy(name=name, model_version=version, reason="Serve it", by=by, **kwargs))
+
+
+def test_the_manifest_names_the_views_the_version_was_trained_from_as_they_are_now(
+        portal, django_capture_on_commit_callbacks):
+    from registry.models import Dataset
+    from serving import selectors
+
+    org, project, v1, v2, stores, couriers = portal
+    Dataset.objects.filter(pk=v1.dataset_id).update(lineage={
+        "kind": "training_set", "views": [{"id": couriers.pk, "name": "couriers", "features": ["courier_load"],
+                                           "ttl_seconds": 3600}, {"id": 99999, "name": "gone"}]})
+    with django_capture_on_commit_callbacks(execute=False):
+        _deploy("eta", v1, org.lead)
+    spec = selectors.serving_manifest()["endpoints"]["eta"]
+    assert spec["feature_views"] == [couriers.spec().as_dict()]  # the deleted view is left out
+    assert spec["feature_views"][0]["tier"] == "sql"
+    # A tier move changes the manifest without a new revision.
+    couriers.online_tier = "redis"
+    couriers.save()
+    spec = selectors.serving_manifest()["endpoints"]["eta"]
+    assert spec["revision"] == 1 and spec["feature_views"][0]["tier"] == "redis"
+
+
+def test_a_deploy_names_views_that_later_revisions_carry(portal, django_capture_on_commit_callbacks):
+    from portal.errors import DomainError
+    from serving import selectors, services
+    from serving.tests.factories import publish
+
+    org, project, v1, v2, stores, couriers = portal
+    with pytest.raises(DomainError, match="There is no feature view 4242") as caught:
+        services.deployment_deploy(name="eta", model_version=v1, reason="go", by=org.lead, feature_views=[stores, 4242])
+    assert caught.value.status == 400
+    with django_capture_on_commit_callbacks(execute=False):
+        _deploy("eta", v1, org.lead, feature_views=[stores.pk])
+        assert selectors.serving_manifest()["endpoints"]["eta"]["feature_views"] == [stores.spec().as_dict()]
+        publish(services.deployment_shadow_add(name="eta", model_version=v2, reason="shadow", by=org.lead))
+        assert [v["id"] for v in selectors.serving_manifest()["endpoints"]["eta"]["feature_views"]] == [stores.pk]
+        # The same version with other views is a change worth a revision.
+        revision = _deploy("eta", v1, org.lead, feature_views=[couriers.pk, stores.pk])
+    assert revision.number == 3
+    spec = selectors.serving_manifest()["endpoints"]["eta"]
+    assert [v["name"] for v in spec["feature_views"]] == ["couriers", "stores"]
+    assert [s["model_version_id"] for s in spec["shadows"]] == [v2.pk]
+    with django_capture_on_commit_callbacks(execute=False):
+        _deploy("eta", v2, org.lead, feature_views=[])
+    assert selectors.serving_manifest()["endpoints"]["eta"]["feature_views"] == []
+
+
+def test_the_deploy_api_takes_feature_views(portal, django_capture_on_commit_callbacks):
+    from rest_framework.test import APIClient
+
+    from serving.tests.factories import publish
+
+    org, project, v1, v2, stores, couriers = portal
+    api = APIClient()
+    api.force_authenticate(org.lead)
+    response = api.post("/api/v1/endpoints/eta/deploy/", {"model_version": v1.pk, "reason": "first",
+                                                          "feature_views": [stores.pk, 777777]}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "There is no feature view 777777.", "field": "feature_views"}
+    assert api.post("/api/v1/endpoints/eta/deploy/", {"model_version": v1.pk, "reason": "first",
+                                                      "feature_views": "stores"}, format="json").status_code == 400
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api.post("/api/v1/endpoints/eta/deploy/", {"model_version": v1.pk, "reason": "first",
+                                                              "feature_views": [stores.pk]}, format="json")
+        assert response.status_code == 202, response.json()
+        publish(response.json())
+    assert api.get("/api/v1/endpoints/eta/").json()["live"]["feature_views"] == [stores.pk]
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    deploy = schema["components"]["schemas"]["EndpointDeployInput"]["properties"]["feature_views"]
+    assert deploy["type"] == "array" and "entity keys" in deploy["description"]
