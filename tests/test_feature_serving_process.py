@@ -1,0 +1,144 @@
+"""A real `python -m serving.runtime` process serving endpoints with feature views: predicting
+from entity keys alone, a tier move reaching the replica without a new revision, the answer
+while the feature Redis is down, and a deployment made through the portal with views named."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_for
+from serving.feature_store import redis as redis_tier
+from serving.feature_store.spec import ViewSpec, coerce, entity_text
+from serving.runtime import control
+from serving.tests.models import manifest_write, raw_rows, records, trained_version
+from tests.test_serving_process import Server
+
+pytestmark = pytest.mark.integration
+
+FEATURES = (("distance_km", "float"), ("items", "int"), ("hour", "int"), ("weekday", "int"),
+            ("courier_load", "float"), ("raining", "int"), ("zone", "string"))
+NAMES = [name for name, _ in FEATURES]
+ROWS = records(raw_rows(5))
+STORED = {42: ROWS[1], 43: ROWS[2]}
+
+
+def stores_view():
+    """A feature view row (the SQL tier's rows refer to it)."""
+    from registry.tests.factories import approved_project, demo_dataset
+    from serving.models import FeatureView
+
+    org, project = approved_project()
+    return FeatureView.objects.create(project=project, name=f"stores-{uuid.uuid4().hex[:6]}", entity_key="store_id",
+                                      source=demo_dataset(rows=50, by=org.lead), event_time_column="at",
+                                      features=[{"name": n, "type": t} for n, t in FEATURES])
+
+
+def store(tier, spec: ViewSpec, entities: dict) -> None:
+    now = time.time()
+    tier.write(spec, [(entity_text(key), spec.codec.pack([coerce(values.get(n), t) for n, t in spec.features], now), now)
+                      for key, values in entities.items()])
+
+
+@pytest.fixture(scope="module")
+def version():
+    return trained_version("lightgbm", "regression", seed=3)[0]
+
+
+@pytest.fixture
+def private_redis():
+    """A Redis of the test's own, so it can be stopped."""
+    from portal import embedded_redis
+
+    folder = Path(tempfile.mkdtemp(prefix="fs-redis-", dir="/tmp"))
+    socket_path = folder / "r.sock"
+    proc = embedded_redis.start(socket_path)
+    yield proc, f"unix://{socket_path}?db=0"
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def replica_tiers(serving_redis, port: int) -> dict:
+    for replica in control.replicas_list(serving_redis):
+        if replica.get("port") == port:
+            return replica.get("feature_tiers") or {}
+    return {}
+
+
+def test_predicting_from_entity_keys_end_to_end(version, tmp_path, private_redis, transactional_db):
+    import redis
+    from django.conf import settings
+
+    from serving.feature_store.tiers import tier
+
+    proc, url = private_redis
+    spec = stores_view().spec()
+    store(redis_tier.RedisTier(redis_tier.connect(url)), spec, STORED)
+    manifest = tmp_path / "manifest.json"
+    manifest_write(manifest, {"eta": {"revision": 1, "primary": version, "feature_views": [spec.as_dict()]},
+                              "plain": {"revision": 1, "primary": version}})
+    server = Server(tmp_path, manifest, {"FEATURE_STORE_REDIS_URL": url})
+    try:
+        status, full = server.request("POST", "/v1/models/plain:predict", {"instances": [STORED[42], STORED[43]]})
+        assert status == 200 and "features" not in full
+        status, body = server.request("POST", "/v1/models/eta:predict", {"instances": [{"store_id": 42}]})
+        assert status == 200, body
+        assert body["predictions"] == pytest.approx(full["predictions"][:1])
+        assert body["features"] == [{"missing": [], "defaulted": []}] and body["feature_store"] == {"available": True}
+        status, body = server.request("POST", "/v1/models/eta:predict",
+                                      {"instances": [{"store_id": 43, "hour": 2}, {"store_id": 7}]})
+        assert status == 200 and body["features"][1] == {"missing": NAMES, "defaulted": NAMES}
+        expected = server.request("POST", "/v1/models/plain:predict",
+                                  {"instances": [{**STORED[43], "hour": 2}, dict.fromkeys(NAMES)]})[1]
+        assert body["predictions"] == pytest.approx(expected["predictions"])
+        status, body = server.request("POST", "/v2/models/eta/infer", {"inputs": [
+            {"name": "store_id", "shape": [2], "datatype": "INT64", "data": [42, 43]}]})
+        outputs = {o["name"]: o for o in body["outputs"]}
+        assert status == 200 and outputs["predictions"]["data"] == pytest.approx(full["predictions"])
+        assert body["parameters"]["feature_store"] == {"available": True}
+
+        # A tier move: the view's values copied to the SQL tier, the manifest names its new tier
+        # under the same revision, and the replica reports reading it from there.
+        serving_redis = redis.Redis.from_url(settings.SERVING_REDIS_URL)
+        wait_for(lambda: replica_tiers(serving_redis, server.port) == {str(spec.id): "redis"}, timeout=20,
+                 message="the replica to report the view's tier")
+        moved = ViewSpec.of({**spec.as_dict(), "tier": "sql"})
+        store(tier("sql"), moved, {42: {**STORED[42], "hour": 23}})
+        manifest_write(manifest, {"eta": {"revision": 1, "primary": version, "feature_views": [moved.as_dict()]},
+                                  "plain": {"revision": 1, "primary": version}})
+        control.change_publish(serving_redis)
+        wait_for(lambda: replica_tiers(serving_redis, server.port) == {str(spec.id): "sql"}, timeout=20,
+                 message="the replica to read the view from the SQL tier")
+        status, body = server.request("POST", "/v1/models/eta:predict", {"instances": [{"store_id": 42}]})
+        expected = server.request("POST", "/v1/models/plain:predict", {"instances": [{**STORED[42], "hour": 23}]})[1]
+        assert status == 200 and body["predictions"] == pytest.approx(expected["predictions"])
+        manifest_write(manifest, {"eta": {"revision": 1, "primary": version, "feature_views": [spec.as_dict()]},
+                                  "plain": {"revision": 1, "primary": version}})
+        control.change_publish(serving_redis)
+        wait_for(lambda: replica_tiers(serving_redis, server.port) == {str(spec.id): "redis"}, timeout=20,
+                 message="the replica to read the view from Redis again")
+
+        # The feature Redis goes away: every answer still comes, with defaults and the flag.
+        proc.terminate()
+        proc.wait(timeout=10)
+        for _ in range(3):
+            status, body = server.request("POST", "/v1/models/eta:predict",
+                                          {"instances": [{"store_id": 42}, {"store_id": 43, "hour": 2}]})
+            assert status == 200, body
+            assert body["feature_store"]["available"] is False and "redis" in body["feature_store"]["unavailable"]
+            assert body["features"][0] == {"missing": NAMES, "defaulted": NAMES}
+            assert "hour" not in body["features"][1]["defaulted"]
+        expected = server.request("POST", "/v1/models/plain:predict",
+                                  {"instances": [dict.fromkeys(NAMES), {**dict.fromkeys(NAMES), "hour": 2}]})[1]
+        assert body["predictions"] == pytest.approx(expected["predictions"])
+        status, body = server.request("POST", "/v2/models/eta/infer", {"inputs": [
+            {"name": "store_id", "shape": [1], "datatype": "INT64", "data": [42]}]})
+        assert status == 200 and body["parameters"]["feature_store"]["available"] is False
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()
