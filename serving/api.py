@@ -43,7 +43,8 @@ class RevisionOutput(serializers.ModelSerializer):
 
     class Meta:
         model = EndpointRevision
-        fields = ["number", "action", "state", "primary", "canary", "canary_share", "shadows", "feature_views", "reason",
+        fields = ["number", "action", "state", "primary", "canary", "canary_share", "shadows", "feature_views",
+                  "reason",
                   "created_by", "created_at", "published_at", "job", "checks", "error"]
 
 

@@ -55,7 +55,8 @@ def _config_of(revision: EndpointRevision | None) -> Config:
     if revision is None:
         return Config(primary=None)
     return Config(primary=revision.primary, canary=revision.canary, canary_share=revision.canary_share,
-                  shadows=list(revision.shadows.order_by("pk")), feature_views=list(revision.feature_views.order_by("pk")))
+                  shadows=list(revision.shadows.order_by("pk")),
+                  feature_views=list(revision.feature_views.order_by("pk")))
 
 
 def _require(allowed: tuple[bool, str], *, status_error=Forbidden) -> None:

@@ -15,6 +15,7 @@ from conftest import wait_for
 from serving.feature_store import redis as redis_tier
 from serving.feature_store.spec import ViewSpec, coerce, entity_text
 from serving.runtime import control
+from serving.runtime.loader import version_load
 from serving.tests.models import manifest_write, raw_rows, records, trained_version
 from tests.test_serving_process import Server
 
@@ -40,8 +41,10 @@ def stores_view():
 
 def store(tier, spec: ViewSpec, entities: dict) -> None:
     now = time.time()
-    tier.write(spec, [(entity_text(key), spec.codec.pack([coerce(values.get(n), t) for n, t in spec.features], now), now)
-                      for key, values in entities.items()])
+    def packed(values):
+        return spec.codec.pack([coerce(values.get(name), kind) for name, kind in spec.features], now)
+
+    tier.write(spec, [(entity_text(key), packed(values), now) for key, values in entities.items()])
 
 
 @pytest.fixture(scope="module")
@@ -140,5 +143,49 @@ def test_predicting_from_entity_keys_end_to_end(version, tmp_path, private_redis
             {"name": "store_id", "shape": [1], "datatype": "INT64", "data": [42]}]})
         assert status == 200 and body["parameters"]["feature_store"]["available"] is False
         assert "Traceback" not in server.log()
+    finally:
+        server.stop()
+
+
+def test_a_deployment_with_views_named_predicts_from_entity_keys(tmp_path, transactional_db):
+    """Deployed through the portal's service with a view named; the replica reads the manifest
+    from the database."""
+    import redis
+    from django.conf import settings
+
+    from registry.models import ModelVersion
+    from registry.tests.factories import approved_project, demo_dataset
+    from serving import services
+    from serving.feature_store.tiers import tier
+    from serving.models import FeatureView
+    from serving.tests.factories import publish
+
+    org, project = approved_project()
+    model = project.models.get()
+    trained, _ = trained_version("lightgbm", "regression", seed=4, name=model.name)
+    dataset = demo_dataset(rows=50, by=org.lead)
+    version = ModelVersion.objects.create(registered_model=model, version=trained["version"],
+                                          mlflow_run_id=trained["run_id"], dataset=dataset,
+                                          params={"task": "regression", "framework": "lightgbm"})
+    view = FeatureView.objects.create(project=project, name="store-stats", entity_key="store_id", source=dataset,
+                                      event_time_column="at", features=[{"name": n, "type": t} for n, t in FEATURES])
+    store(tier("redis"), view.spec(), STORED)
+    revision = publish(services.deployment_deploy(name="eta-features", model_version=version, reason="Serve from keys",
+                                                  by=org.lead, feature_views=[view.pk]))
+    server = Server(tmp_path, tmp_path / "unused.json",
+                    {"SERVING_MANIFEST_SOURCE": "serving.manifest.manifest_from_database",
+                     "SERVING_RECONCILE_SECONDS": "2"})
+    try:
+        statuses = control.await_revision(redis.Redis.from_url(settings.SERVING_REDIS_URL), "eta-features",
+                                          revision.number, timeout=60)
+        assert any(s["port"] == server.port and s["feature_tiers"] == {str(view.pk): "redis"} for s in statuses)
+        status, body = server.request("POST", "/v1/models/eta-features:predict",
+                                      {"instances": [{"store_id": 42}, {"store_id": 43, "hour": 1}]})
+        assert status == 200, body
+        assert body["features"] == [{"missing": [], "defaulted": []}] * 2
+        assert body["feature_store"] == {"available": True}
+        loaded = version_load(trained, cache_dir=tmp_path / "cache")
+        expected = loaded.predict([STORED[42], {**STORED[43], "hour": 1}]).reshape(-1).tolist()
+        assert body["predictions"] == pytest.approx(expected)
     finally:
         server.stop()

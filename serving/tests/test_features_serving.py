@@ -37,9 +37,10 @@ def view(tier: str = "redis", features=FEATURES, entity_key: str = "store_id", v
 
 def store(tier, spec: ViewSpec, entities: dict) -> None:
     now = time.time()
-    tier.write(spec, [(entity_text(key), spec.codec.pack([coerce(values.get(name), kind) for name, kind in spec.features],
-                                                           now), now)
-                      for key, values in entities.items()])
+    def packed(values):
+        return spec.codec.pack([coerce(values.get(name), kind) for name, kind in spec.features], now)
+
+    tier.write(spec, [(entity_text(key), packed(values), now) for key, values in entities.items()])
 
 
 def closed_port() -> int:
@@ -111,7 +112,8 @@ def test_entity_keys_alone_predict_what_the_full_features_predict(lgb, cache, re
     assert body["predictions"] == pytest.approx(predict(app, "plain", [{**STORED[42], "hour": 3}])[1]["predictions"])
     # Lists in feature order still serve as they are.
     status, body = predict(app, "eta", [[STORED[42][n] for n in NAMES]])
-    assert status == 200 and body["predictions"] == pytest.approx(full["predictions"][:1]) and body["features"] == [None]
+    assert status == 200 and body["predictions"] == pytest.approx(full["predictions"][:1])
+    assert body["features"] == [None]
 
 
 def test_what_the_store_lacks_is_missing_and_defaulted(lgb, cache, redis_view):
