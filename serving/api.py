@@ -36,12 +36,15 @@ class RevisionOutput(serializers.ModelSerializer):
     primary = VersionRefOutput(allow_null=True)
     canary = VersionRefOutput(allow_null=True)
     shadows = VersionRefOutput(many=True)
+    feature_views = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="Feature views named at deploy (none: those the primary was trained from)")
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     job = serializers.IntegerField(source="job_id", allow_null=True)
 
     class Meta:
         model = EndpointRevision
-        fields = ["number", "action", "state", "primary", "canary", "canary_share", "shadows", "reason",
+        fields = ["number", "action", "state", "primary", "canary", "canary_share", "shadows", "feature_views",
+                  "reason",
                   "created_by", "created_at", "published_at", "job", "checks", "error"]
 
 
@@ -107,6 +110,14 @@ class DeployInput(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
+class EndpointDeployInput(DeployInput):
+    feature_views = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=100,
+        help_text="Ids of the feature views the endpoint's requests read: instances may then carry only "
+                  "their entity keys. Left out: those named at the endpoint's last deploy, else those the "
+                  "version was trained from. An empty list names none.")
+
+
 class CanaryInput(DeployInput):
     share = serializers.IntegerField(min_value=1, max_value=50, help_text="Percent of requests, 1 to 50")
 
@@ -136,9 +147,9 @@ class EndpointDeployApi(APIView):
     """Deploy a version as the primary (creating the endpoint if the name is new). The deploy job
     checks the version and publishes it; the endpoint's page and the job show progress."""
 
-    @extend_schema(request=DeployInput, responses={202: JobAccepted, **_errors(400, 403, 404, 409)})
+    @extend_schema(request=EndpointDeployInput, responses={202: JobAccepted, **_errors(400, 403, 404, 409)})
     def post(self, request, name: str):
-        data = _input(DeployInput, request)
+        data = _input(EndpointDeployInput, request)
         return _accepted(services.deployment_deploy(name=name, by=request.user, **data))
 
 

@@ -9,7 +9,8 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from registry.models import ModelVersion
-from serving.models import Endpoint, EndpointRevision, EndpointState, PredictionRecord, RevisionState
+from serving.models import (Endpoint, EndpointRevision, EndpointState, FeatureView, PredictionRecord,
+                            RevisionState)
 
 _VERSION = ("registered_model__project",)
 
@@ -23,7 +24,7 @@ def endpoint_list(*, project=None) -> QuerySet[Endpoint]:
     qs = Endpoint.objects.select_related(
         "project", *_revision_related("live_revision__"),
     ).prefetch_related(Prefetch("live_revision__shadows", queryset=ModelVersion.objects.select_related(
-        "registered_model")))
+        "registered_model")), "live_revision__feature_views")
     if project is not None:
         qs = qs.filter(project=project)
     return qs
@@ -37,7 +38,8 @@ def revision_list(*, endpoint: Endpoint) -> QuerySet[EndpointRevision]:
     """Every revision, newest first, failed attempts included."""
     return (endpoint.revisions.select_related(*_revision_related(), "primary__training_job", "canary__training_job")
             .prefetch_related(Prefetch("shadows", queryset=ModelVersion.objects.select_related("registered_model",
-                                                                                                 "training_job"))))
+                                                                                                 "training_job")),
+                              "feature_views"))
 
 
 def revision_live_at(*, endpoint: Endpoint, at: dt.datetime) -> EndpointRevision | None:
@@ -109,24 +111,57 @@ def version_spec(version: ModelVersion, checks: dict | None = None) -> dict[str,
             "fast_path": bool(check.get("fast_path"))}
 
 
-def revision_spec(revision: EndpointRevision) -> dict[str, Any]:
+def _trained_view_ids(revision: EndpointRevision) -> list[int]:
+    """The feature views the primary was trained from, as its training set recorded them."""
+    primary = revision.primary
+    if primary is None or primary.dataset_id is None:
+        return []
+    lineage = primary.dataset.lineage or {}
+    if lineage.get("kind") != "training_set":
+        return []
+    ids = []
+    for entry in lineage.get("views") or ():
+        view_id = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(view_id, int) and not isinstance(view_id, bool) and view_id not in ids:
+            ids.append(view_id)
+    return ids
+
+
+def revision_feature_views(revisions: list[EndpointRevision]) -> dict[int, list[FeatureView]]:
+    """Per revision, the feature views its requests read: those named at deploy, else those the
+    primary was trained from (a view deleted since is left out). Each as it is now, so a tier
+    move reaches the replicas without a new revision."""
+    named = {r.pk: list(r.feature_views.all()) for r in revisions}
+    trained = {r.pk: _trained_view_ids(r) for r in revisions if not named[r.pk]}
+    wanted = {view_id for ids in trained.values() for view_id in ids}
+    found = FeatureView.objects.in_bulk(wanted) if wanted else {}
+    for pk, ids in trained.items():
+        named[pk] = [found[view_id] for view_id in ids if view_id in found]
+    return named
+
+
+def revision_spec(revision: EndpointRevision, feature_views: list[FeatureView] | None = None) -> dict[str, Any]:
     checks = revision.checks or {}
+    if feature_views is None:
+        feature_views = revision_feature_views([revision])[revision.pk]
     return {
         "revision": revision.number,
         "primary": version_spec(revision.primary, checks) if revision.primary else None,
         "canary": ({**version_spec(revision.canary, checks), "share": revision.canary_share}
                    if revision.canary else None),
         "shadows": [version_spec(v, checks) for v in revision.shadows.all()],
+        "feature_views": [view.spec().as_dict() for view in feature_views],
     }
 
 
 def serving_manifest() -> dict[str, Any]:
     """Every endpoint's live revision, as the serving replicas load it."""
-    endpoints = {}
-    for endpoint in endpoint_list().filter(state=EndpointState.SERVING, live_revision__isnull=False):
-        if endpoint.live_revision.primary_id is not None:
-            endpoints[endpoint.name] = revision_spec(endpoint.live_revision)
-    return {"endpoints": endpoints}
+    live = [endpoint for endpoint in (endpoint_list().filter(state=EndpointState.SERVING, live_revision__isnull=False)
+                                      .select_related("live_revision__primary__dataset"))
+            if endpoint.live_revision.primary_id is not None]
+    views = revision_feature_views([endpoint.live_revision for endpoint in live])
+    return {"endpoints": {endpoint.name: revision_spec(endpoint.live_revision, views[endpoint.live_revision.pk])
+                          for endpoint in live}}
 
 
 def prediction_list(*, endpoint: str, start: dt.datetime, end: dt.datetime, role: str | None = None,

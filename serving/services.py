@@ -21,7 +21,8 @@ from portal.services import audit_record
 from portal.transitions import Transitions
 from registry.models import ModelVersion
 from serving import permissions, selectors, signals, transport
-from serving.models import Endpoint, EndpointRevision, EndpointState, PredictionRecord, RevisionAction, RevisionState
+from serving.models import (Endpoint, EndpointRevision, EndpointState, FeatureView, PredictionRecord, RevisionAction,
+                            RevisionState)
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 A = RevisionAction
@@ -43,6 +44,8 @@ class Config:
     canary: ModelVersion | None = None
     canary_share: int = 0
     shadows: list[ModelVersion] = field(default_factory=list)
+    # Named at deploy and carried by later revisions; none: the views the primary was trained from.
+    feature_views: list[FeatureView] = field(default_factory=list)
 
     def versions(self) -> list[ModelVersion]:
         return [v for v in (self.primary, self.canary, *self.shadows) if v is not None]
@@ -52,7 +55,8 @@ def _config_of(revision: EndpointRevision | None) -> Config:
     if revision is None:
         return Config(primary=None)
     return Config(primary=revision.primary, canary=revision.canary, canary_share=revision.canary_share,
-                  shadows=list(revision.shadows.order_by("pk")))
+                  shadows=list(revision.shadows.order_by("pk")),
+                  feature_views=list(revision.feature_views.order_by("pk")))
 
 
 def _require(allowed: tuple[bool, str], *, status_error=Forbidden) -> None:
@@ -117,6 +121,7 @@ def _revision_create(endpoint: Endpoint, *, action: str, config: Config, reason:
         published_at=timezone.now() if state == RevisionState.LIVE else None,
     )
     revision.shadows.set(config.shadows)
+    revision.feature_views.set(config.feature_views)
     return revision
 
 
@@ -124,7 +129,7 @@ def _describe(config: Config) -> dict:
     return {"primary": config.primary.pk if config.primary else None,
             "canary": config.canary.pk if config.canary else None,
             "canary_share": config.canary_share if config.canary else 0,
-            "shadows": [v.pk for v in config.shadows]}
+            "shadows": [v.pk for v in config.shadows], "feature_views": [v.pk for v in config.feature_views]}
 
 
 def _versions(config: Config) -> dict:
@@ -200,12 +205,33 @@ def endpoint_name_check(name: str) -> str:
 
 # --- actions ---------------------------------------------------------------------------------
 
-def deployment_deploy(*, name: str, model_version: ModelVersion | int, reason: str, by: User):
+def _feature_views(views: list[FeatureView | int]) -> list[FeatureView]:
+    if isinstance(views, (str, bytes, dict)) or not hasattr(views, "__iter__"):
+        raise DomainError("Name the feature views as a list of their ids.", field="feature_views")
+    ids = []
+    for view in views:
+        pk = view.pk if isinstance(view, FeatureView) else view
+        if isinstance(pk, bool) or not isinstance(pk, int):
+            raise DomainError(f"A feature view is named by its id (a whole number), not {pk!r}.", field="feature_views")
+        if pk not in ids:
+            ids.append(pk)
+    found = FeatureView.objects.in_bulk(ids)
+    unknown = [pk for pk in ids if pk not in found]
+    if unknown:
+        raise DomainError(f"There is no feature view {', '.join(str(pk) for pk in unknown)}.", field="feature_views")
+    return sorted(found.values(), key=lambda view: view.pk)
+
+
+def deployment_deploy(*, name: str, model_version: ModelVersion | int, reason: str, by: User,
+                      feature_views: list[FeatureView | int] | None = None):
     """Deploy a version as the endpoint's primary (creating the endpoint if the name is new).
-    A canary is cleared (it was measured against the old primary); shadows stay."""
+    A canary is cleared (it was measured against the old primary); shadows stay. Requests read
+    the feature views named here (an empty list: none named), else those named at an earlier
+    deploy, else those the version was trained from."""
     name = endpoint_name_check(name)
     reason = _require_reason(reason)
     version = _version(model_version)
+    views = _feature_views(feature_views) if feature_views is not None else None
     with transaction.atomic():
         endpoint, created = Endpoint.objects.get_or_create(
             name=name, defaults={"project": version.registered_model.project,
@@ -215,10 +241,14 @@ def deployment_deploy(*, name: str, model_version: ModelVersion | int, reason: s
         _require_action(endpoint, A.DEPLOY)
         _refuse_if_busy(endpoint)
         current = _config_of(endpoint.live_revision)
-        if current.primary is not None and current.primary.pk == version.pk and current.canary is None:
+        if views is None:
+            views = current.feature_views
+        if (current.primary is not None and current.primary.pk == version.pk and current.canary is None
+                and [v.pk for v in views] == [v.pk for v in current.feature_views]):
             raise InvalidTransition(f"{version} already serves {name}.", state=endpoint.state,
                                     allowed_actions=TRANSITIONS.allowed(endpoint.state))
-        config = Config(primary=version, shadows=[s for s in current.shadows if s.pk != version.pk])
+        config = Config(primary=version, shadows=[s for s in current.shadows if s.pk != version.pk],
+                        feature_views=views)
         if created:
             audit_record(actor=by, verb="endpoint.created", obj=endpoint, to_state=endpoint.state,
                          data={"project": endpoint.project.name})
@@ -253,7 +283,7 @@ def deployment_canary_set(*, name: str, model_version: ModelVersion | int, share
             raise DomainError(f"{version} is the primary of {name}; a canary must be another version.",
                               field="model_version")
         config = Config(primary=current.primary, canary=version, canary_share=share,
-                        shadows=[s for s in current.shadows if s.pk != version.pk])
+                        shadows=[s for s in current.shadows if s.pk != version.pk], feature_views=current.feature_views)
         return _request(endpoint, action=A.CANARY_SET, config=config, reason=reason, by=by)
 
 
@@ -265,7 +295,7 @@ def deployment_canary_promote(*, name: str, reason: str, by: User):
         if current.canary is None:
             raise InvalidTransition(f"{name} has no canary to promote.", state=endpoint.state,
                                     allowed_actions=["canary_set"])
-        config = Config(primary=current.canary, shadows=current.shadows)
+        config = Config(primary=current.canary, shadows=current.shadows, feature_views=current.feature_views)
         return _request(endpoint, action=A.CANARY_PROMOTE, config=config, reason=reason, by=by)
 
 
@@ -276,7 +306,7 @@ def deployment_canary_clear(*, name: str, reason: str, by: User) -> EndpointRevi
         current = _config_of(endpoint.live_revision)
         if current.canary is None:
             raise InvalidTransition(f"{name} has no canary.", state=endpoint.state, allowed_actions=["canary_set"])
-        config = Config(primary=current.primary, shadows=current.shadows)
+        config = Config(primary=current.primary, shadows=current.shadows, feature_views=current.feature_views)
         return _publish_now(endpoint, action=A.CANARY_CLEAR, config=config, reason=reason, by=by)
 
 
@@ -292,7 +322,7 @@ def deployment_shadow_add(*, name: str, model_version: ModelVersion | int, reaso
             raise DomainError(f"{name} has {len(current.shadows)} shadows, the most an endpoint may have; remove one "
                               "first.", field="model_version")
         config = Config(primary=current.primary, canary=current.canary, canary_share=current.canary_share,
-                        shadows=[*current.shadows, version])
+                        shadows=[*current.shadows, version], feature_views=current.feature_views)
         return _request(endpoint, action=A.SHADOW_ADD, config=config, reason=reason, by=by)
 
 
@@ -305,7 +335,7 @@ def deployment_shadow_remove(*, name: str, model_version: ModelVersion | int, re
         if version.pk not in {v.pk for v in current.shadows}:
             raise DomainError(f"{version} is not a shadow of {name}.", status=404, field="model_version")
         config = Config(primary=current.primary, canary=current.canary, canary_share=current.canary_share,
-                        shadows=[s for s in current.shadows if s.pk != version.pk])
+                        shadows=[s for s in current.shadows if s.pk != version.pk], feature_views=current.feature_views)
         return _publish_now(endpoint, action=A.SHADOW_REMOVE, config=config, reason=reason, by=by)
 
 
@@ -320,7 +350,8 @@ def deployment_rollback(*, name: str, reason: str, by: User):
         if previous is None:
             raise InvalidTransition(f"{name} has had no other primary version to roll back to.",
                                     state=endpoint.state, allowed_actions=["deploy"])
-        config = Config(primary=previous, shadows=[s for s in current.shadows if s.pk != previous.pk])
+        config = Config(primary=previous, shadows=[s for s in current.shadows if s.pk != previous.pk],
+                        feature_views=current.feature_views)
         return _request(endpoint, action=A.ROLLBACK, config=config, reason=reason, by=by)
 
 

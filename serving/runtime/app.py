@@ -13,6 +13,7 @@ import orjson
 
 from registry.model_code import InvalidInstances
 from serving.runtime import protocol
+from serving.runtime.features import FeatureTiers, instances_build
 from serving.runtime.metrics import Metrics
 from serving.runtime.prediction_log import PredictionLog
 from serving.runtime.protocol import BadRequest
@@ -35,6 +36,7 @@ class Runtime:
         self.reconciler = Reconciler(config, self.metrics, source)
         self.log = PredictionLog(config, self.metrics)
         self.shadows = ShadowScorer(config, self.metrics, self.log, protocol.outputs_of)
+        self.features = FeatureTiers(config)
 
     def start(self) -> None:
         self.log.start()
@@ -143,11 +145,19 @@ def app_build(runtime: Runtime):
         endpoint = endpoint_get(name)
         payload = protocol.json_load(await read_body(scope, receive))
         version = endpoint.primary
+        plan = endpoint.features
         if v2:
-            instances = protocol.v2_instances(payload, version.features, config.max_batch)
+            instances = None
+            if plan is not None:
+                instances = protocol.v2_named_instances(payload, plan.accepted, config.max_batch)
+            if instances is None:
+                instances = protocol.v2_instances(payload, version.features, config.max_batch)
         else:
             instances = protocol.v1_instances(payload, config.max_batch)
         try:
+            if plan is not None:
+                built = instances_build(plan, runtime.features, instances)
+                instances = built.instances
             raw, versions, results, seconds = score(endpoint, instances)
         except InvalidInstances as bad:
             raise BadRequest(400, str(bad), errors=bad.as_details()) from None
@@ -162,11 +172,16 @@ def app_build(runtime: Runtime):
             body = {"model_name": name, "model_version": str(version.info.get("version")),
                     "id": request_id if isinstance(request_id, str) else ids[0].rsplit("-", 1)[0],
                     "parameters": {"revision": endpoint.revision}, "outputs": outputs}
+            if plan is not None:
+                body["parameters"].update(features=built.info, feature_store=built.store)
         else:
             body = {"predictions": protocol.outputs_of(version, raw), "model_version": version.info.get("version"),
                     "prediction_ids": ids}
             if len(results) > 1 or results[0][1] == "canary":
                 body["versions"] = versions
+            if plan is not None:
+                body["features"] = built.info
+                body["feature_store"] = built.store
         await reply(send, 200, body)
         after_reply(endpoint, results, ids, seconds, instances)
 

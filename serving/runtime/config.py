@@ -8,6 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class Config:
     max_body_bytes: int = 10 * 1024 * 1024
     torch_threads: int = 1
     device: str = "cpu"
+    # The feature store's tiers, for endpoints that name feature views.
+    feature_redis_url: str = ""
+    feature_database: dict[str, Any] | None = None
     replica: str = field(default_factory=lambda: uuid.uuid4().hex)
     hostname: str = field(default_factory=socket.gethostname)
     started_at: float = field(default_factory=time.time)
@@ -53,10 +57,23 @@ def config_from_settings(**overrides) -> Config:
         max_body_bytes=settings.SERVING_MAX_BODY_BYTES,
         torch_threads=settings.SERVING_TORCH_THREADS,
         device=settings.SERVING_DEVICE,
+        feature_redis_url=getattr(settings, "FEATURE_STORE_REDIS_URL", ""),
+        feature_database=_feature_database(settings.DATABASES["default"]),
     )
     values.update(overrides)
     values["device"] = device_resolve(values["device"])
     return Config(**values)
+
+
+def _feature_database(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The SQL tier's database, or None where it is neither PostgreSQL nor SQLite (its views
+    then answer with defaults and say so)."""
+    from serving.feature_store.tiers import database_of
+
+    try:
+        return database_of(entry)
+    except ValueError:
+        return None
 
 
 def device_resolve(wanted: str) -> str:

@@ -13,6 +13,7 @@ from typing import Mapping
 
 import orjson
 
+from serving.runtime.features import FeaturePlan
 from serving.runtime.loader import LoadedVersion
 
 
@@ -24,6 +25,9 @@ class Endpoint:
     canary: LoadedVersion | None = None
     canary_share: int = 0
     shadows: tuple[LoadedVersion, ...] = ()
+    # Set only when the endpoint names feature views: requests then carry entity keys.
+    features: FeaturePlan | None = None
+    views: bytes = b"[]"  # the manifest's views, as compared to see whether they changed
 
     def split(self, instances: list) -> list[bool] | None:
         """Per instance, whether the canary answers it; None when the primary answers all.

@@ -129,6 +129,33 @@ def v2_instances(payload: Any, features: list[str], max_batch: int) -> list:
     return [list(row) for row in zip(*columns)]
 
 
+def v2_named_instances(payload: Any, accepted: frozenset[str], max_batch: int) -> list[dict] | None:
+    """For an endpoint with feature views: named tensors (``[n]`` or ``[n, 1]``), each an entity
+    key or a feature, any subset -> instances as objects. None for one ``[n, features]`` tensor
+    (the matrix form, read by ``v2_instances``)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:
+        raise BadRequest(400, 'an infer body is an object {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
+    tensors = [_tensor(raw, i) for i, raw in enumerate(payload["inputs"])]
+    if len(tensors) == 1 and len(tensors[0][1]) == 2 and tensors[0][0] not in accepted:
+        return None
+    errors = [{"instance": -1, "field": t[0], "message": "neither a feature nor an entity key"}
+              for t in tensors if t[0] not in accepted]
+    if errors:
+        raise BadRequest(400, "the inputs do not match the model's features and entity keys: "
+                              + "; ".join(f"{e['field']!r}: {e['message']}" for e in errors), errors=errors)
+    sizes = set()
+    for name, shape, _, flat in tensors:
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise BadRequest(400, f"input {name!r}: a feature tensor has shape [n] or [n, 1], not {shape}")
+        sizes.add(len(flat))
+    if len(sizes) != 1:
+        raise BadRequest(400, f"the inputs hold different numbers of instances: {sorted(sizes)}")
+    n = sizes.pop()
+    _size_check(n, max_batch)
+    names = [t[0] for t in tensors]
+    return [dict(zip(names, row)) for row in zip(*(t[3] for t in tensors))]
+
+
 def _size_check(n: int, max_batch: int) -> None:
     if n == 0:
         raise BadRequest(400, "the request holds no instances")

@@ -19,6 +19,7 @@ import orjson
 
 from serving.runtime import control
 from serving.runtime.endpoints import EMPTY, Endpoint, table_of
+from serving.runtime.features import FeaturePlan
 from serving.runtime.loader import LoadedVersion, version_load
 from serving.runtime.redis_conn import redis_connect
 
@@ -31,6 +32,12 @@ STATUS_TTL_SECONDS = 10
 def source_import(dotted: str) -> Callable[[], dict]:
     module, _, name = dotted.rpartition(".")
     return getattr(importlib.import_module(module), name)
+
+
+def views_of(spec: dict[str, Any]) -> bytes:
+    """The endpoint's feature views in a form that compares: a tier move changes it without a
+    new revision."""
+    return orjson.dumps(spec.get("feature_views") or [], option=orjson.OPT_SORT_KEYS)
 
 
 def _version_key(version: dict[str, Any]) -> tuple:
@@ -64,7 +71,7 @@ class Reconciler:
             for name, spec in wanted.items():
                 old = current.get(name)
                 revision = int(spec.get("revision") or 0)
-                if old is not None and old.revision == revision:
+                if old is not None and old.revision == revision and old.views == views_of(spec):
                     table[name] = old
                     continue
                 try:
@@ -91,8 +98,12 @@ class Reconciler:
         if canary is not None and not 1 <= share <= 50:
             raise ValueError(f"a canary share must be 1 to 50 percent, not {share}")
         shadows = tuple(self._version(v) for v in spec.get("shadows") or ())
+        views = views_of(spec)
+        plan = None
+        if spec.get("feature_views") and primary is not None:
+            plan = FeaturePlan.of(spec["feature_views"], primary.features)
         return Endpoint(name=name, revision=revision, primary=primary, canary=canary, canary_share=share,
-                        shadows=shadows)
+                        shadows=shadows, features=plan, views=views)
 
     def _version(self, version: dict[str, Any]) -> LoadedVersion:
         key = _version_key(version)
@@ -165,6 +176,9 @@ class Reconciler:
             "pid": os.getpid(), "started_at": self.config.started_at, "ready": self.ready,
             "endpoints": {name: e.revision for name, e in self.table.items()},
             "errors": dict(self.errors), "at": time.time(),
+            # What a tier move waits for: every replica reading each view from its new tier.
+            "feature_tiers": {view: tier for e in self.table.values() if e.features is not None
+                              for view, tier in e.features.tiers.items()},
         }
 
     def _status_loop(self) -> None:
