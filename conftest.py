@@ -61,9 +61,14 @@ def redis_server(_private_var_dir):
 
 @pytest.fixture(autouse=True)
 def _clear_cache(redis_server):
+    from django.conf import settings
     from django.core.cache import cache
 
+    import redis as redis_lib
+
     cache.clear()
+    # Feature views' ids start again in every test's database; their online values must too.
+    redis_lib.Redis.from_url(settings.FEATURE_STORE_REDIS_URL).flushdb()
 
 
 class WorkerProcess:

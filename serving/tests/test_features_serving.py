@@ -65,7 +65,7 @@ def redis_client() -> redis_tier.RedisTier:
     return redis_tier.RedisTier(redis_tier.connect(settings.FEATURE_STORE_REDIS_URL))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def redis_view():
     spec = view("redis")
     store(redis_client(), spec, STORED)
