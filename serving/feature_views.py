@@ -81,8 +81,8 @@ def _names(view: FeatureView) -> dict:
             "moving_to_name": TIER_NAMES.get(view.moving_to, "")}
 
 
-def _health_context(view: FeatureView) -> dict:
-    health = selectors.view_health(view=view)
+def _health_context(view: FeatureView, *, fresh: bool = False) -> dict:
+    health = selectors.view_health_kept(view=view, fresh=fresh)
     stats = view.stats or {}
     if health["error"] and health["entities"] is None and stats.get("entities") is not None:
         # The tier is down: what the last materialization measured is the best there is.
@@ -156,7 +156,7 @@ def feature_view_health(request: HttpRequest, name: str) -> HttpResponse:
     if not request.htmx:
         return redirect(reverse("features:detail", args=[view.name]) + "#online-copy")
     return render(request, "serving/feature_view_detail.html#online-copy",
-                  {"view": view, **_names(view), **_health_context(view)})
+                  {"view": view, **_names(view), **_health_context(view, fresh=True)})
 
 
 def feature_view_progress(request: HttpRequest, name: str) -> HttpResponse:

@@ -159,3 +159,22 @@ def view_health(*, view: FeatureView, reads: int = LATENCY_READS) -> dict[str, A
         p50, p95, p99 = np.percentile(timings, [50, 95, 99])
         health["latency_ms"] = {"p50": float(p50), "p95": float(p95), "p99": float(p99), "reads": len(timings)}
     return health
+
+
+HEALTH_KEPT_SECONDS = 60
+
+
+def view_health_kept(*, view: FeatureView, fresh: bool = False) -> dict[str, Any]:
+    """``view_health``, measured at most once a minute per view and tier (counting a Redis tier
+    scans its keys); ``fresh`` measures now. A kept measure says so (``cached``)."""
+    from django.core.cache import cache
+
+    key = f"feature-health:{view.pk}:{view.online_tier}:{view.materialized_until}"
+    if not fresh:
+        kept = cache.get(key)
+        if kept is not None:
+            return {**kept, "cached": True}
+    health = view_health(view=view)
+    if not health["error"]:
+        cache.set(key, health, HEALTH_KEPT_SECONDS)
+    return {**health, "cached": False}
