@@ -67,8 +67,12 @@ def _traffic(endpoint: Endpoint, primary: ModelVersion, shadow: ModelVersion) ->
     return len(instances)
 
 
+LIVE_ENDPOINT = "delivery-eta-live"
+
+
 def _feature_frames(now: dt.datetime):
-    """Zone conditions every 15 minutes for the last two days, and a day of courier statistics."""
+    """Zone conditions every 15 minutes for the last two days, a day of courier statistics, and
+    the orders of those two days with how long each took (the entity set a training set is built on)."""
     import pandas as pd
 
     from registry.demo_data import ZONES
@@ -86,30 +90,76 @@ def _feature_frames(now: dt.datetime):
                           "raining": bool(rng.random() < 0.22)})
     couriers = []
     for courier in range(1, 241):
-        for shift in range(3):
-            at = now - dt.timedelta(hours=8 * (2 - shift), minutes=int(rng.integers(0, 60)))
+        for shift in range(6):
+            at = now - dt.timedelta(hours=8 * (5 - shift), minutes=int(rng.integers(0, 60)))
             couriers.append({"courier_id": courier, "updated_at": at.isoformat(timespec="seconds"),
                              "deliveries_7d": int(rng.poisson(90)), "on_time_rate": round(float(rng.beta(18, 2)), 3),
                              "vehicle": str(rng.choice(["bike", "e-bike", "scooter", "car"])),
                              "rating": round(float(rng.normal(4.6, 0.2)), 2)})
+    orders = []
+    start = now - dt.timedelta(minutes=15 * 191)
+    for _ in range(1500):
+        step = int(rng.integers(4, 191))
+        at = start + dt.timedelta(minutes=15 * step + int(rng.integers(0, 15)))
+        zone = zones[step * len(ZONES) + int(rng.integers(0, len(ZONES)))]
+        courier = couriers[int(rng.integers(0, 240)) * 6]
+        minutes = (14 + 0.3 * zone["orders_last_hour"] - 0.35 * zone["couriers_free"] + 5 * zone["raining"]
+                   + 25 * (1 - courier["on_time_rate"]) + rng.normal(0, 2))
+        orders.append({"order_id": len(orders) + 1, "zone": zone["zone"], "courier_id": courier["courier_id"],
+                       "ordered_at": at.isoformat(timespec="seconds"), "minutes": round(max(minutes, 5.0), 1)})
     # A few rows as a real feed sends them: a rating typed in words, a load that is not a number.
     couriers[7]["rating"] = "five stars"
     zones[11]["avg_courier_load"] = "unknown"
-    return pd.DataFrame(zones), pd.DataFrame(couriers)
+    return pd.DataFrame(zones), pd.DataFrame(couriers), pd.DataFrame(orders)
 
 
-def _seed_feature_views(project: MLProject) -> str:
-    """Two views of the delivery project, one on each tier, materialized."""
+def _upload(name: str, frame):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from serving.feature_store import services as feature_services
+    return SimpleUploadedFile(f"{name}.csv", frame.to_csv(index=False).encode(), content_type="text/csv")
+
+
+def _seed_feature_story(project: MLProject) -> str:
+    """Two views of the delivery project, one on each tier, materialized; a training set built
+    from them onto two days of orders; a version trained on it and deployed on its own endpoint,
+    which predicts from a zone and a courier id alone."""
+    from serving.feature_store.training_sets import training_set_start
     from serving.models import FeatureView
     from workers.runtime import job_execute
 
     if FeatureView.objects.exists():
         return f"{FeatureView.objects.count()} feature view(s) already there"
-    frank = User.objects.get(username="frank")
-    zones, couriers = _feature_frames(timezone.now())
+    erin, frank = User.objects.get(username="erin"), User.objects.get(username="frank")
+    zones, couriers, orders = _feature_frames(timezone.now())
+    views = _seed_feature_views(project, frank, zones, couriers)
+    entities = registry_services.dataset_register(name="dispatch orders", by=erin, project=project,
+                                                  uploaded_file=_upload("dispatch_orders", orders))
+    job = training_set_start(by=erin, entities=entities.pk, views=[v.pk for v in views], timestamp_column="ordered_at")
+    job_execute(job.pk)
+    job.refresh_from_db()
+    if job.state != JobState.SUCCEEDED:
+        raise RuntimeError(f"demo training set failed: {job.error}")
+    training_set = registry_selectors.dataset_list().get(pk=job.result["dataset"])
+    job = registry_services.training_start(
+        project=project, dataset=training_set, target="minutes", task="regression", framework="lightgbm", by=erin,
+        features=["orders_last_hour", "couriers_free", "avg_courier_load", "deliveries_7d", "on_time_rate", "rating",
+                  "vehicle"], seed=42, params={"num_boost_round": 80})
+    job_execute(job.pk)
+    version = ModelVersion.objects.filter(training_job_id=job.pk).first()
+    if version is None:
+        raise RuntimeError("demo training on the feature views registered no version")
+    _run_deploy(services.deployment_deploy(name=LIVE_ENDPOINT, model_version=version, by=frank,
+                                           reason="Dispatch asks with a zone and a courier; the features come "
+                                                  "from the feature store."))
+    return (f"feature views {', '.join(v.name for v in views)}; {training_set.name} built from them; "
+            f"{version} trained on it serves {LIVE_ENDPOINT}")
+
+
+def _seed_feature_views(project: MLProject, frank, zones, couriers) -> list:
+    """Two views of the delivery project, one on each tier, materialized."""
+    from serving.feature_store import services as feature_services
+    from workers.runtime import job_execute
+
     made = []
     for frame, name, key, time_column, tier, ttl, features, description in (
         (zones, "zone_conditions", "zone", "observed_at", "redis", 6 * 3600,
@@ -119,26 +169,24 @@ def _seed_feature_views(project: MLProject) -> str:
          [("deliveries_7d", "int"), ("on_time_rate", "float"), ("vehicle", "string"), ("rating", "float")],
          "Courier history, refreshed three times a day: read at dispatch, not latency critical."),
     ):
-        upload = SimpleUploadedFile(f"{name}.csv", frame.to_csv(index=False).encode(), content_type="text/csv")
         source = registry_services.dataset_register(name=name.replace("_", " "), by=frank, project=project,
-                                                    uploaded_file=upload)
+                                                    uploaded_file=_upload(name, frame))
         view = feature_services.feature_view_create(
             by=frank, project=project, name=name, entity_key=key, source=source, event_time_column=time_column,
             features=[{"name": n, "type": t} for n, t in features], online_tier=tier, ttl_seconds=ttl,
             schedule="0 * * * *" if tier == "redis" else "", description=description)
         job = feature_services.feature_view_materialize(view=view, by=frank)
         job_execute(job.pk)
-        made.append(name)
-    return "feature views " + ", ".join(made)
+        made.append(view)
+    return made
 
 
 def seed() -> str:
     project = MLProject.objects.filter(proposal__title="Delivery time prediction").first()
     if project is None:
         return "no delivery project to deploy"
-    features = _seed_feature_views(project)
     if Endpoint.objects.exists():
-        return f"{Endpoint.objects.count()} endpoint(s) already there; {features}"
+        return f"{Endpoint.objects.count()} endpoint(s) already there"
     model = project.models.get()
     aliases = registry_selectors.aliases_current(model=model)
     champion = aliases.get("champion")
@@ -156,10 +204,11 @@ def seed() -> str:
         _run_deploy(services.deployment_deploy(name=ENDPOINT, model_version=champion, by=frank,
                                                reason="The champion goes live for the dispatch app."))
     if challenger is None:
-        return f"{ENDPOINT} serves {champion}; {features}"
+        return f"{ENDPOINT} serves {champion}; {_seed_feature_story(project)}"
     with story_at(story_after(0.36)):
         _run_deploy(services.deployment_shadow_add(name=ENDPOINT, model_version=challenger, by=frank,
                                                    reason="Score the challenger on live traffic before any switch."))
     endpoint = Endpoint.objects.select_related("live_revision").get(name=ENDPOINT)
     logged = _traffic(endpoint, champion, challenger)
+    features = _seed_feature_story(project)
     return f"{ENDPOINT} serves {champion} with {challenger} as a shadow; {logged} logged requests; {features}"

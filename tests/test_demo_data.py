@@ -54,6 +54,13 @@ def test_seed_demo_builds_a_complete_story_and_is_safe_to_run_again(django_captu
     assert (zones.online_tier, couriers.online_tier) == ("redis", "sql")
     assert zones.stats["entities"] == 6 and couriers.stats["entities"] == 240
     assert zones.stats["rejected"] == 1 and couriers.stats["rejected"] == 1
+    # A training set built from both onto the orders, a version trained on it, serving from entity keys.
+    live = Endpoint.objects.get(name="delivery-eta-live")
+    version = live.live_revision.primary
+    assert version.dataset.lineage["kind"] == "training_set"
+    assert [v["name"] for v in version.dataset.lineage["views"]] == ["zone_conditions", "courier_stats"]
+    served = serving_manifest()["endpoints"]["delivery-eta-live"]
+    assert [v["name"] for v in served["feature_views"]] == ["zone_conditions", "courier_stats"]
 
     _assert_the_story_keeps_its_dates(past, upcoming)
 
