@@ -13,51 +13,14 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from portal.errors import DomainError
-from serving.feature_store.spec import BadValue, coerce, entity_text
+from serving.feature_store.columns import coerce_column, entity_keys, epoch_seconds, python_values, utc_times
 
 EXAMPLES = 5
-
-
-def event_times(series: pd.Series) -> np.ndarray:
-    """Seconds since the epoch per row (NaN where the value is not a time). Numbers are taken
-    as seconds since the epoch; text is parsed; naive times are UTC."""
-    if pd.api.types.is_bool_dtype(series):
-        return np.full(len(series), np.nan)
-    if pd.api.types.is_numeric_dtype(series):
-        return series.astype("float64").to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(series):
-        parsed = pd.to_datetime(series, utc=True)
-    else:
-        parsed = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
-    seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    return seconds.to_numpy(dtype="float64", na_value=np.nan)
-
-
-def column_values(series: pd.Series, kind: str) -> tuple[list, dict[int, str]]:
-    """The column as Python values of ``kind`` (None for missing), and {row position: why} for
-    the values that do not match."""
-    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-    if kind == "float" and numeric:
-        values = series.astype("float64").to_numpy()
-        return [None if v != v else v for v in values.tolist()], {}
-    if kind == "int" and pd.api.types.is_integer_dtype(series):
-        return series.tolist(), {}
-    if kind == "bool" and pd.api.types.is_bool_dtype(series) and series.dtype != object:
-        return [bool(v) for v in series.tolist()], {}
-    values, bad = [], {}
-    for position, value in enumerate(series.tolist()):
-        try:
-            values.append(coerce(value, kind))
-        except BadValue as exc:
-            values.append(None)
-            bad[position] = str(exc)
-    return values, bad
 
 
 def _when(seconds: float | None) -> str:
@@ -95,51 +58,55 @@ def materialize_run(job) -> dict[str, Any]:
     if missing:
         raise DomainError(f"{source} has no column {', '.join(repr(c) for c in missing)}; change the view's "
                           "source or its features.")
-    times = event_times(frame[view.event_time_column])
+    times = epoch_seconds(utc_times(frame[view.event_time_column]))
     watermark = view.materialized_until
     bad_time = np.isnan(times)
     # Rows whose time cannot be read are counted by the first run that meets them.
     newer = ~bad_time & (times > watermark) if watermark is not None else ~bad_time
     rejected: dict[int, str] = {}
     if watermark is None:
-        for position in np.flatnonzero(bad_time).tolist():
+        for position in np.flatnonzero(bad_time)[:EXAMPLES].tolist():
             rejected[position] = f"event time {frame[view.event_time_column].iloc[position]!r} is not a time"
+        rejected_count = int(bad_time.sum())
+    else:
+        rejected_count = 0
     candidates = np.flatnonzero(newer)
     job.log(f"{len(frame):,} rows in {source}; {len(candidates):,} newer than {_when(watermark)}.")
-    if len(candidates) == 0 and not rejected:
+    if len(candidates) == 0 and not rejected_count:
         job.log("Nothing new since the last materialization; the online values are unchanged.")
         FeatureView.objects.filter(pk=view.pk).update(last_materialized_at=timezone.now())
         return {"view": view.name, "tier": view.online_tier, "loaded": 0, "rejected": 0,
                 "materialized_until": watermark, "nothing_new": True}
-    part = frame.iloc[candidates]
+    part = frame.iloc[candidates].reset_index(drop=True)
     part_times = times[candidates]
-    entities = part[view.entity_key].tolist()
+    keys = entity_keys(part[view.entity_key])
+    good = keys.notna().to_numpy().copy()
+    for position in np.flatnonzero(~good)[:EXAMPLES].tolist():
+        rejected.setdefault(int(candidates[position]), f"{view.entity_key}: no entity key")
     columns = []
     for name, kind in spec.features:
-        values, bad = column_values(part[name], kind)
-        columns.append(values)
-        for position, reason in bad.items():
+        values, bad, examples = coerce_column(part[name], kind, examples=EXAMPLES)
+        columns.append(python_values(values))
+        good &= ~bad
+        for position, reason in examples:
             rejected.setdefault(int(candidates[position]), f"{name}: {reason}")
-    for position, entity in enumerate(entities):
-        if entity is None or (isinstance(entity, float) and entity != entity):
-            rejected.setdefault(int(candidates[position]), f"{view.entity_key}: no entity key")
+    rejected_count += int((~good).sum())
+    entities = keys.tolist()
     # The latest good row per entity.
     latest: dict[str, tuple[float, int]] = {}
-    for position, entity in enumerate(entities):
-        if int(candidates[position]) in rejected:
-            continue
-        key = entity_text(entity)
+    for position in np.flatnonzero(good).tolist():
+        key = entities[position]
         when = float(part_times[position])
         found = latest.get(key)
         if found is None or when >= found[0]:
             latest[key] = (when, position)
     job.log(f"{len(latest):,} entities to load into the {view.get_online_tier_display()} tier; "
-            f"{len(rejected):,} rows rejected.")
-    if rejected:
-        examples = sorted(rejected.items())[:EXAMPLES]
+            f"{rejected_count:,} rows rejected.")
+    examples = sorted(rejected.items())[:EXAMPLES]
+    if rejected_count:
         job.log("Rejected rows (row number in the file: why): "
                 + "; ".join(f"row {position + 1}: {reason}" for position, reason in examples)
-                + (f"; and {len(rejected) - EXAMPLES:,} more." if len(rejected) > EXAMPLES else "."))
+                + (f"; and {rejected_count - len(examples):,} more." if rejected_count > len(examples) else "."))
     store = tier(view.online_tier)
     codec = spec.codec
     batch = max(1, settings.FEATURE_MATERIALIZE_BATCH)
@@ -165,13 +132,13 @@ def materialize_run(job) -> dict[str, Any]:
     except Exception as exc:
         job.log(f"The tier's size could not be measured: {exc}")
     stats = {
-        **size, "loaded": loaded, "rejected": len(rejected), "expired": expired,
-        "rejected_examples": [{"row": p + 1, "reason": r} for p, r in sorted(rejected.items())[:EXAMPLES]],
+        **size, "loaded": loaded, "rejected": rejected_count, "expired": expired,
+        "rejected_examples": [{"row": p + 1, "reason": r} for p, r in examples],
         "job": getattr(job, "job_id", None), "source_read": source.pk, "tier": view.online_tier,
     }
     with transaction.atomic():
         FeatureView.objects.filter(pk=view.pk).update(materialized_until=new_watermark,
                                                       last_materialized_at=timezone.now(), stats=stats)
     job.log(f"Loaded {loaded:,} entities; the view now holds values up to {_when(new_watermark)}.")
-    return {"view": view.name, "tier": view.online_tier, "loaded": loaded, "rejected": len(rejected),
+    return {"view": view.name, "tier": view.online_tier, "loaded": loaded, "rejected": rejected_count,
             "expired": expired, "materialized_until": new_watermark, "entities": size.get("entities")}

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from portal.errors import DomainError, Forbidden
-from serving.feature_store.spec import MAX_STRING_BYTES, BadValue, coerce, entity_text
+from serving.feature_store.columns import coerce_column, entity_keys, utc_times
 
 MAX_VIEWS = 50
 
@@ -70,80 +70,6 @@ class JoinResult:
     cut_off: pd.Timestamp
 
 
-def utc_times(series: pd.Series) -> pd.Series:
-    """A column as UTC timestamps (nanoseconds); NaT where a value is no date or time. Numbers
-    are seconds since the epoch, the unit event times have in the online store; times without a
-    zone are taken as UTC."""
-    if pd.api.types.is_bool_dtype(series):
-        times = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
-    elif pd.api.types.is_datetime64_any_dtype(series):
-        times = pd.to_datetime(series, utc=True)
-    elif pd.api.types.is_numeric_dtype(series):
-        numbers = pd.to_numeric(series, errors="coerce").astype("float64")
-        # Beyond what a nanosecond timestamp holds: no time at all rather than an overflow.
-        numbers = numbers.where(numbers.abs() < 9.2e9)
-        times = pd.to_datetime(numbers, unit="s", utc=True, errors="coerce")
-    else:
-        text = series.astype(object).where(series.notna(), None)
-        times = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
-    return times.astype("datetime64[ns, UTC]")
-
-
-def entity_keys(series: pd.Series) -> pd.Series:
-    """Key values in their one text form (``spec.entity_text``: 42, 42.0 and "42" match); None
-    where missing."""
-    present = series.notna()
-    dtype = series.dtype
-    text = None
-    if pd.api.types.is_integer_dtype(dtype):
-        text = series.astype("Int64").astype(str)
-    elif pd.api.types.is_float_dtype(dtype):
-        numbers = series[present]
-        if ((numbers % 1 == 0) & (numbers.abs() < 2**53)).all():
-            text = series.astype("Int64").astype(str)
-    elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        text = series
-    if text is None:
-        text = pd.Series([entity_text(v) if p else None for v, p in zip(series.tolist(), present.tolist())],
-                         index=series.index, dtype=object)
-    return text.astype(object).where(present, None)
-
-
-_NULLABLE = {"float": "float64", "int": "Int64", "bool": "boolean", "string": object}
-
-
-def coerce_column(series: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray, tuple[int, str] | None]:
-    """A source column as a feature of type ``kind``: its values (missing as NA), which rows hold
-    a value of another type, and the first of those with the reason (``spec.coerce``'s words).
-    Columns whose dtype already fits are converted at once; others value by value."""
-    dtype = series.dtype
-    fine = np.zeros(len(series), dtype=bool)
-    if kind == "float" and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        return series.astype("float64").reset_index(drop=True), fine, None
-    if kind == "int" and pd.api.types.is_integer_dtype(dtype):
-        return series.astype("Int64").reset_index(drop=True), fine, None
-    if kind == "bool" and pd.api.types.is_bool_dtype(dtype):
-        return series.astype("boolean").reset_index(drop=True), fine, None
-    if (kind == "string" and pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
-            and not (series.str.len() > MAX_STRING_BYTES // 4).any()):
-        return series.astype(object).where(series.notna(), None).reset_index(drop=True), fine, None
-    values = series.tolist()
-    missing = series.isna().to_numpy()
-    coerced: list = [None] * len(values)
-    bad = fine.copy()
-    first: tuple[int, str] | None = None
-    for i, value in enumerate(values):
-        if missing[i]:
-            continue
-        try:
-            coerced[i] = coerce(value, kind)
-        except BadValue as exc:
-            bad[i] = True
-            if first is None:
-                first = (i, str(exc))
-    return pd.Series(coerced, dtype=_NULLABLE[kind]), bad, first
-
-
 def view_rows(source: ViewSource) -> tuple[pd.DataFrame, ViewCounts]:
     """The view's source rows as (key, time, features), coerced to the declared types. A row with
     no entity key, no readable event time or a value of another type is dropped and counted."""
@@ -163,8 +89,9 @@ def view_rows(source: ViewSource) -> tuple[pd.DataFrame, ViewCounts]:
                                    f"{source.event_time_column}")
     columns: dict[str, pd.Series] = {}
     for name, kind in source.features:
-        columns[name], bad, first = coerce_column(frame[name], kind)
+        columns[name], bad, examples = coerce_column(frame[name], kind)
         keep &= ~bad
+        first = examples[0] if examples else None
         if first is not None and (first_bad is None or first[0] < first_bad):
             first_bad = first[0]
             counts.rejected_example = f"row {first[0] + 1}, {name}: {first[1]}"
