@@ -98,9 +98,7 @@ def _tensor(raw: Any, index: int) -> tuple[str, list[int], str, list]:
 def v2_instances(payload: Any, features: list[str], max_batch: int) -> list:
     """Named tensors (one per feature, ``[n]`` or ``[n, 1]``) or one ``[n, features]`` tensor ->
     instances as lists in feature order."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:
-        raise BadRequest(400, 'an infer body is an object {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
-    tensors = [_tensor(raw, i) for i, raw in enumerate(payload["inputs"])]
+    tensors = _tensors_of(payload)
     if len(tensors) == 1 and len(tensors[0][1]) == 2 and (tensors[0][0] not in features or len(features) == 1):
         name, shape, _, flat = tensors[0]
         n, width = shape
@@ -116,15 +114,7 @@ def v2_instances(payload: Any, features: list[str], max_batch: int) -> list:
     if errors:
         raise BadRequest(400, "the inputs do not match the model's features: "
                               + "; ".join(f"{e['field']!r}: {e['message']}" for e in errors), errors=errors)
-    sizes = set()
-    for name, shape, _, flat in tensors:
-        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
-            raise BadRequest(400, f"input {name!r}: a feature tensor has shape [n] or [n, 1], not {shape}")
-        sizes.add(len(flat))
-    if len(sizes) != 1:
-        raise BadRequest(400, f"the inputs hold different numbers of instances: {sorted(sizes)}")
-    n = sizes.pop()
-    _size_check(n, max_batch)
+    _column_count(tensors, max_batch)
     columns = [given[f][3] for f in features]
     return [list(row) for row in zip(*columns)]
 
@@ -133,9 +123,7 @@ def v2_named_instances(payload: Any, accepted: frozenset[str], max_batch: int) -
     """For an endpoint with feature views: named tensors (``[n]`` or ``[n, 1]``), each an entity
     key or a feature, any subset -> instances as objects. None for one ``[n, features]`` tensor
     (the matrix form, read by ``v2_instances``)."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:
-        raise BadRequest(400, 'an infer body is an object {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
-    tensors = [_tensor(raw, i) for i, raw in enumerate(payload["inputs"])]
+    tensors = _tensors_of(payload)
     if len(tensors) == 1 and len(tensors[0][1]) == 2 and tensors[0][0] not in accepted:
         return None
     errors = [{"instance": -1, "field": t[0], "message": "neither a feature nor an entity key"}
@@ -143,6 +131,19 @@ def v2_named_instances(payload: Any, accepted: frozenset[str], max_batch: int) -
     if errors:
         raise BadRequest(400, "the inputs do not match the model's features and entity keys: "
                               + "; ".join(f"{e['field']!r}: {e['message']}" for e in errors), errors=errors)
+    _column_count(tensors, max_batch)
+    names = [t[0] for t in tensors]
+    return [dict(zip(names, row)) for row in zip(*(t[3] for t in tensors))]
+
+
+def _tensors_of(payload: Any) -> list[tuple[str, list[int], str, list]]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:
+        raise BadRequest(400, 'an infer body is an object {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
+    return [_tensor(raw, i) for i, raw in enumerate(payload["inputs"])]
+
+
+def _column_count(tensors: list, max_batch: int) -> int:
+    """How many instances one-column tensors (``[n]`` or ``[n, 1]``) hold: the same in each."""
     sizes = set()
     for name, shape, _, flat in tensors:
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
@@ -152,8 +153,7 @@ def v2_named_instances(payload: Any, accepted: frozenset[str], max_batch: int) -
         raise BadRequest(400, f"the inputs hold different numbers of instances: {sorted(sizes)}")
     n = sizes.pop()
     _size_check(n, max_batch)
-    names = [t[0] for t in tensors]
-    return [dict(zip(names, row)) for row in zip(*(t[3] for t in tensors))]
+    return n
 
 
 def _size_check(n: int, max_batch: int) -> None:
