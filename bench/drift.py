@@ -34,7 +34,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
+
 import shlex  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
@@ -51,6 +51,8 @@ sys.path.insert(0, str(ROOT))
 
 from observability import metrics  # noqa: E402
 
+from benchkit import machine, say, venv_ensure, venv_python  # noqa: E402
+
 EVIDENTLY_VENV = ROOT / "bench" / ".venv-evidently"
 # Pinned: the newest Evidently on PyPI when this was written; it does not import with pandas 3
 # (pandas.core.dtypes.common.infer_dtype_from_object is gone), hence pandas 2.
@@ -62,10 +64,6 @@ FEATURES = [f"f{i:02d}" for i in range(N_FEATURES)]
 SHIFTS = {"f03": 1.0, "f11": 0.5, "f27": 0.5, "f15": 0.02}  # f15: negligible, should not be flagged
 SCALED = {"f19": 1.5}  # spread around the mean multiplied by this
 DRIFTED = sorted([*(f for f, s in SHIFTS.items() if s >= 0.1), *SCALED])
-
-
-def say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -159,31 +157,6 @@ json.dump({"seconds": seconds, "columns": columns, "count": share, "versions": v
 '''
 
 
-def venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
-def evidently_ready(venv: Path) -> bool:
-    python = venv_python(venv)
-    return python.exists() and subprocess.run(
-        [str(python), "-c", "import evidently.presets"], capture_output=True).returncode == 0
-
-
-def evidently_ensure(venv: Path) -> None:
-    """Evidently's own virtual environment: made (python3.11 -m venv) and filled (pip) when missing."""
-    if evidently_ready(venv):
-        return
-    if not venv_python(venv).exists():
-        base = shutil.which("python3.11") or sys.executable
-        say(f"making {venv} with {base} -m venv")
-        subprocess.run([base, "-m", "venv", str(venv)], check=True)
-        (venv / ".gitignore").write_text("*\n")  # never committed
-    say(f"installing {' '.join(EVIDENTLY_REQUIREMENTS)} into {venv} (a few minutes)")
-    subprocess.run([str(venv_python(venv)), "-m", "pip", "install", "--quiet", *EVIDENTLY_REQUIREMENTS], check=True)
-    if not evidently_ready(venv):
-        raise SystemExit(f"evidently does not import in {venv}")
-
-
 def evidently_run(venv: Path, folder: Path, timeout: float) -> dict | None:
     script = folder / "evidently_run.py"
     script.write_text(EVIDENTLY_SCRIPT)
@@ -198,27 +171,6 @@ def evidently_run(venv: Path, folder: Path, timeout: float) -> dict | None:
 
 
 # --- report -------------------------------------------------------------------------------------
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = "unknown"
-    try:
-        kb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")))
-        memory = f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, StopIteration):
-        pass
-    load = "unknown"
-    try:
-        load = " ".join(open("/proc/loadavg").read().split()[:3])
-    except OSError:
-        pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory, "python": platform.python_version(),
-            "kernel": platform.release(), "load": load}
-
 
 def fmt(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
@@ -318,7 +270,7 @@ def main() -> int:
     load_before = machine()["load"]
 
     if not args.skip_evidently:
-        evidently_ensure(args.evidently_venv)
+        venv_ensure(args.evidently_venv, EVIDENTLY_REQUIREMENTS, "import evidently.presets")
     folder = Path(tempfile.mkdtemp(prefix="bench-drift-"))
     note = ""
     try:

@@ -44,7 +44,6 @@ import datetime
 import io
 import json
 import os
-import platform
 import pstats
 import shlex
 import shutil
@@ -56,6 +55,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchkit import machine, say, venv_ensure, venv_python
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -71,10 +72,6 @@ DATABASE = "bench_feature_store"
 BASE_TIME = 1_793_491_200.0  # 2026-11-01 00:00 UTC
 MARK = "@@bench "
 SIDES = ("ours-redis", "ours-sql", "naive", "feast")
-
-
-def say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -381,31 +378,6 @@ def profile_batches(side, batches, top: int = 12) -> tuple[list[tuple[str, int, 
 
 # --- Feast, in its own environment ----------------------------------------------------------------
 
-def venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
-def feast_ready(venv: Path) -> bool:
-    python = venv_python(venv)
-    return python.exists() and subprocess.run(
-        [str(python), "-c", "import feast, redis"], capture_output=True).returncode == 0
-
-
-def feast_ensure(venv: Path) -> None:
-    """Feast's own virtual environment: made (python3.11 -m venv) and filled (pip) when missing."""
-    if feast_ready(venv):
-        return
-    if not venv_python(venv).exists():
-        base = shutil.which("python3.11") or sys.executable
-        say(f"making {venv} with {base} -m venv")
-        subprocess.run([base, "-m", "venv", str(venv)], check=True)
-        (venv / ".gitignore").write_text("*\n")  # never committed
-    say(f"installing {' '.join(FEAST_REQUIREMENTS)} into {venv} (a few minutes)")
-    subprocess.run([str(venv_python(venv)), "-m", "pip", "install", "--quiet", *FEAST_REQUIREMENTS], check=True)
-    if not feast_ready(venv):
-        raise SystemExit(f"feast does not import in {venv}")
-
-
 class FeastChild:
     """``bench/feast_side.py`` in Feast's venv, spoken to one JSON line at a time."""
 
@@ -443,27 +415,6 @@ class FeastChild:
 
 
 # --- report ---------------------------------------------------------------------------------------
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = "unknown"
-    try:
-        kb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")))
-        memory = f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, StopIteration):
-        pass
-    load = "unknown"
-    try:
-        load = " ".join(open("/proc/loadavg").read().split()[:3])
-    except OSError:
-        pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory, "python": platform.python_version(),
-            "kernel": platform.release(), "load": load}
-
 
 def summary(runs: list[dict]) -> dict:
     """Medians over the repetitions of each repetition's p50, p99, rows/s and batch p50."""
@@ -616,7 +567,7 @@ def main() -> int:
     load_before = machine()["load"]
 
     if not args.skip_feast:
-        feast_ensure(args.feast_venv)
+        venv_ensure(args.feast_venv, FEAST_REQUIREMENTS, "import feast, redis")
     import psycopg
     import redis
 

@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from benchkit import machine  # noqa: E402
+
 N_FEATURES = 30
 FEATURES = [f"f{i:02d}" for i in range(N_FEATURES)]
 TRAIN_ROWS = 10_000
@@ -480,22 +482,6 @@ def targets(all_cells: dict) -> list[tuple[str, str, bool]]:
                     f"{cost * 100:.1f} % (median of paired runs: {', '.join(f'{c * 100:.0f} %' for c in costs)})",
                     cost < 0.15))
     return out
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = "unknown"
-    try:
-        kb = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")))
-        memory = f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, StopIteration):
-        pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "memory": memory, "python": platform.python_version(),
-            "kernel": platform.release()}
 
 
 def versions() -> dict[str, str]:
