@@ -135,7 +135,11 @@ def _examples(examples) -> list[dict]:
         if isinstance(example, dict):
             reason = str(example.get("reason") or example.get("error") or "")
             rest = {k: v for k, v in example.items() if k not in ("reason", "error")}
-            row = rest.get("row") if isinstance(rest.get("row"), dict) else rest
+            row = rest.get("row")
+            if isinstance(row, int) and not isinstance(row, bool):  # the line of the source file
+                shown.append({"reason": reason, "row": f"{row:,}"})
+                continue
+            row = row if isinstance(row, dict) else rest
             shown.append({"reason": reason, "row": ", ".join(f"{k}={v}" for k, v in row.items())})
         else:
             shown.append({"reason": str(example), "row": ""})

@@ -29,7 +29,10 @@ class TrainingSetForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["entities"].queryset = registry_selectors.dataset_list()
         self.fields["views"].queryset = FeatureView.objects.select_related("project").order_by("name")
-        self.fields["views"].label_from_instance = lambda v: f"{v.name} ({v.entity_key}: {', '.join(v.feature_names)})"
+        self.fields["views"].label_from_instance = lambda v: {"name": v.name, "entity_key": v.entity_key,
+                                                               "features": ", ".join(v.feature_names)}
+        self.fields["entities"].empty_label = "Choose the dataset…"
+        self.fields["entities"].label_from_instance = lambda d: f"{d.name} · {d.rows:,} rows (#{d.pk})"
 
 
 @require_http_methods(["GET", "POST"])
