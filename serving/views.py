@@ -61,13 +61,16 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _example_instance(endpoint) -> dict:
-    """A row of the version's data to try: the first preview row with every feature present."""
+def _example_instance(endpoint, feature_views=()) -> dict:
+    """A row of the version's data to try: the first preview row with every feature present; with
+    feature views, only their entity keys (the serving tier fetches the rest)."""
     live = endpoint.live_revision
     version = live.primary if live is not None else None
     if version is None:
         return {}
     features = [*version.params.get("numeric_features", []), *version.params.get("categorical_features", [])]
+    if feature_views:
+        features = list(dict.fromkeys(view.entity_key for view in feature_views))
     preview = version.dataset.preview or {}
     columns = preview.get("columns") or []
     rows = [dict(zip(columns, row)) for row in preview.get("rows") or []] or [{}]
@@ -121,7 +124,8 @@ def endpoint_detail(request: HttpRequest, name: str) -> HttpResponse:
     start = _window()
     rows = selectors.traffic_rows(endpoints=[endpoint.name], start=start)[endpoint.name]
     errors = selectors.error_counts(endpoints=[endpoint.name], start=start)[endpoint.name]
-    example = _example_instance(endpoint)
+    feature_views = selectors.revision_feature_views([live])[live.pk] if live is not None else []
+    example = _example_instance(endpoint, feature_views)
     body = json.dumps({"instances": [example]}, indent=2, default=str) if example else ""
     url = f"{settings.SERVING_URL}/v1/models/{endpoint.name}:predict"
     comparisons = _comparisons(endpoint, live)
@@ -136,7 +140,7 @@ def endpoint_detail(request: HttpRequest, name: str) -> HttpResponse:
                          or (r.job is not None and not r.job.is_finished)), None),
         "rollback_to": selectors.rollback_target(endpoint=endpoint),
         "versions": versions, "serving_url": url, "v2_url": f"{settings.SERVING_URL}/v2/models/{endpoint.name}/infer",
-        "try_body": body, "curl": _curl(url, body),
+        "try_body": body, "curl": _curl(url, body), "feature_views": feature_views,
         "summary": stats.summary([lat for _, lat in rows], minutes=WINDOW_MINUTES, errors=errors),
         "traffic": _figure_html(charts.traffic_figure({endpoint.name: stats.per_minute(rows, start=start,
                                                                                        minutes=WINDOW_MINUTES)}))

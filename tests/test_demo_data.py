@@ -61,6 +61,11 @@ def test_seed_demo_builds_a_complete_story_and_is_safe_to_run_again(django_captu
     assert [v["name"] for v in version.dataset.lineage["views"]] == ["zone_conditions", "courier_stats"]
     served = serving_manifest()["endpoints"]["delivery-eta-live"]
     assert [v["name"] for v in served["feature_views"]] == ["zone_conditions", "courier_stats"]
+    from portal.tests.fixtures import client_for, text_of
+
+    page = client_for(User.objects.get(username="erin")).get("/deployments/endpoints/delivery-eta-live/")
+    assert "Reads its features from zone_conditions (by zone , redis tier) and courier_stats" in text_of(page)
+    assert '"zone":' in page.context["try_body"] and '"minutes"' not in page.context["try_body"]
 
     _assert_the_story_keeps_its_dates(past, upcoming)
 
