@@ -129,18 +129,14 @@ def feature_view_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _examples(examples) -> list[dict]:
-    """Rejected rows as the materialize job recorded them (a dict or a text each), for a table."""
+    """Rejected rows as the materialize job recorded them ({"row": line of the file, "reason"}),
+    for a table."""
     shown = []
     for example in (examples if isinstance(examples, list) else [])[:10]:
         if isinstance(example, dict):
-            reason = str(example.get("reason") or example.get("error") or "")
-            rest = {k: v for k, v in example.items() if k not in ("reason", "error")}
-            row = rest.get("row")
-            if isinstance(row, int) and not isinstance(row, bool):  # the line of the source file
-                shown.append({"reason": reason, "row": f"{row:,}"})
-                continue
-            row = row if isinstance(row, dict) else rest
-            shown.append({"reason": reason, "row": ", ".join(f"{k}={v}" for k, v in row.items())})
+            row = example.get("row")
+            shown.append({"reason": str(example.get("reason") or ""),
+                          "row": f"{row:,}" if isinstance(row, int) and not isinstance(row, bool) else ""})
         else:
             shown.append({"reason": str(example), "row": ""})
     return shown
