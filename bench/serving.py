@@ -7,7 +7,8 @@ Trains a LightGBM model (100 trees, 31 leaves) and a torch MLP (three hidden lay
 30 seeded synthetic numeric features with the portal's own trainers, logs and registers them
 in a private MLflow store, and serves each model with one process of each server. wrk then
 sends the same requests to both: one row at concurrency 1 and 16, 100 rows at 16, and for the
-tier one row at 16 with the prediction log off. Medians of the repetitions go to stdout and
+tier one row at 16 with the prediction log off, and one row and 100 rows at 16 asked by entity
+key alone (the features read from the feature store's Redis tier, where the test rows are loaded). Medians of the repetitions go to stdout and
 ``bench/results-latest.md``; ``bench/README.md`` says how to read them.
 
 Everything lives in a temporary folder (its own ``PORTAL_VAR_DIR``, MLflow store, Redis and
@@ -54,6 +55,16 @@ SERVER_CORE, LOAD_CORE = "0", "1"
 # (name, rows per request, concurrency)
 SCENARIOS = [("1 row, c=1", 1, 1), ("1 row, c=16", 1, 16), ("100 rows, c=16", BATCH_ROWS, 16)]
 NOLOG_SCENARIO = "1 row, c=16"
+# The tier again, with instances that carry only an entity key: the 30 features come from the
+# feature store's Redis tier (one MGET per request) before the model runs.
+KEYS_LABEL = "tier (entity keys)"
+KEYS_SCENARIOS = ("1 row, c=16", "100 rows, c=16")
+ENTITY_KEY = "entity_id"
+
+
+def labels_of(scenario: str) -> list[str]:
+    return ["tier", *(["tier (log off)"] if scenario == NOLOG_SCENARIO else []),
+            *([KEYS_LABEL] if scenario in KEYS_SCENARIOS else []), "mlflow"]
 
 WRK_SCRIPT = r"""
 local requests = {}
@@ -295,6 +306,8 @@ class Server:
     ready_seconds: float = 0.0
 
     def body(self, rows: list[list[float]]) -> dict:
+        if self.kind == "tier-keys":  # rows are [entity id]
+            return {"instances": [{ENTITY_KEY: int(row[0])} for row in rows]}
         if self.kind == "tier":
             return {"instances": [dict(zip(FEATURES, row)) for row in rows]}
         return {"dataframe_split": {"columns": FEATURES, "data": rows}}
@@ -306,12 +319,31 @@ class Server:
         return [float(v) for v in reply["predictions"]]
 
 
-def tier_start(procs: Processes, env: dict, work: Path, model: Trained, log_predictions: bool) -> Server:
+def feature_view_load(rows: list[list[float]]):
+    """Every test row into the feature store's Redis tier, under entity id = its index."""
+    from django.conf import settings
+
+    from serving.feature_store.redis import RedisTier, connect
+    from serving.feature_store.spec import ViewSpec
+
+    spec = ViewSpec(id=1, name="bench_rows", entity_key=ENTITY_KEY, features=tuple((f, "float") for f in FEATURES),
+                    ttl_seconds=0, tier="redis")
+    now = time.time()
+    RedisTier(connect(settings.FEATURE_STORE_REDIS_URL, timeout=5)).write(
+        spec, [(str(i), spec.codec.pack(row, now), now) for i, row in enumerate(rows)])
+    return spec
+
+
+def tier_start(procs: Processes, env: dict, work: Path, model: Trained, log_predictions: bool,
+               view=None) -> Server:
     endpoint = model.name
     manifest = work / f"manifest-{model.framework}.json"
     if not manifest.exists():
-        manifest.write_text(json.dumps({"endpoints": {endpoint: {
-            "revision": 1, "primary": model.manifest_version, "canary": None, "shadows": []}}}))
+        served = {"revision": 1, "primary": model.manifest_version, "canary": None, "shadows": []}
+        endpoints = {endpoint: served}
+        if view is not None:
+            endpoints[f"{endpoint}-keys"] = {**served, "feature_views": [view.as_dict()]}
+        manifest.write_text(json.dumps({"endpoints": endpoints}))
     port = free_port()
     label = "tier" if log_predictions else "tier (log off)"
     log = work / f"tier-{model.framework}-{'log' if log_predictions else 'nolog'}-{port}.log"
@@ -428,7 +460,7 @@ def model_table(title: str, cells: dict) -> list[str]:
              "| server CPU | wrk CPU | errors |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for scenario, _, _ in SCENARIOS:
-        labels = ["tier", *(["tier (log off)"] if scenario == NOLOG_SCENARIO else []), "mlflow"]
+        labels = labels_of(scenario)
         base = cells.get((scenario, "mlflow"))
         for label in labels:
             cell = cells.get((scenario, label))
@@ -440,7 +472,7 @@ def model_table(title: str, cells: dict) -> list[str]:
                 ratio_rps = f"{rps / base.median('rps'):.1f}×"
                 ratio_p99 = f"{p99 / base.median('p99_ms'):.3f}"
             cpu = f"{cell.median('server_cpu') * 100:.0f} %"
-            if label == "tier":
+            if label in ("tier", KEYS_LABEL):
                 cpu += f" (+ Redis {cell.median('redis_cpu') * 100:.0f} %)"
             lines.append(f"| {scenario} | {label} | {fmt(rps)} | {fmt(cell.median('rows_per_s'))} | "
                          f"{cell.median('p50_ms'):.3f} | {cell.median('p99_ms'):.3f} | {ratio_rps} | {ratio_p99} | "
@@ -551,15 +583,19 @@ def main() -> int:
                                          "early_stopping_rounds": 0}, frame),
         ]
         test_rows = synthetic_frame(2_000, seed=99)[FEATURES].to_numpy().tolist()
+        key_rows = [[i] for i in range(len(test_rows))]
+        view = feature_view_load(test_rows)
 
         servers: dict[str, dict[str, Server]] = {}
         notes: dict[str, list[str]] = {}
         for model in models:
             say(f"starting the servers for {model.name} (one process each)")
-            tier = tier_start(procs, env, work, model, log_predictions=True)
-            nolog = tier_start(procs, env, work, model, log_predictions=False)
+            tier = tier_start(procs, env, work, model, log_predictions=True, view=view)
+            nolog = tier_start(procs, env, work, model, log_predictions=False, view=view)
             mlflow = mlflow_start(procs, env, work, model)
-            servers[model.framework] = {"tier": tier, "tier (log off)": nolog, "mlflow": mlflow}
+            keys = Server(KEYS_LABEL, "tier-keys", tier.port, tier.proc, tier.log,
+                          f"/v1/models/{model.name}-keys:predict", tier.ready_seconds)
+            servers[model.framework] = {"tier": tier, "tier (log off)": nolog, "mlflow": mlflow, KEYS_LABEL: keys}
             notes[model.framework] = [f"model: {model.notes}",
                                       f"ready after: tier {tier.ready_seconds:.1f} s, mlflow {mlflow.ready_seconds:.1f} s"]
             if model.framework == "lightgbm":
@@ -567,8 +603,14 @@ def main() -> int:
 
             check = test_rows[:CHECK_ROWS]
             ours, theirs, off = tier.predict(check), mlflow.predict(check), nolog.predict(check)
+            by_key = keys.predict(key_rows[:CHECK_ROWS])
             diff = max(abs(a - b) for a, b in zip(ours, theirs))
             diff_off = max(abs(a - b) for a, b in zip(ours, off))
+            diff_keys = max(abs(a - b) for a, b in zip(ours, by_key))
+            notes[model.framework].append(f"the same {CHECK_ROWS} rows asked by entity key: max |keys − features| = "
+                                          f"{diff_keys:.3g}")
+            if len(by_key) != CHECK_ROWS or not diff_keys <= TOLERANCE:
+                raise SystemExit(f"{model.name}: predictions from entity keys differ (max {diff_keys:g}); not benchmarking")
             say(f"{model.name}: {CHECK_ROWS} rows, max |tier - mlflow| = {diff:.3g}, |tier - tier (log off)| = {diff_off:.3g}")
             notes[model.framework].append(f"same {CHECK_ROWS} rows to both: max |tier − mlflow| = {diff:.3g}")
             if len(ours) != CHECK_ROWS or len(theirs) != CHECK_ROWS or not diff <= TOLERANCE or not diff_off <= TOLERANCE:
@@ -580,13 +622,13 @@ def main() -> int:
         for model in models:
             for scenario, per_request, concurrency in SCENARIOS:
                 # The log-off run right after the log-on one: their ratio is taken per repetition.
-                labels = ["tier", *(["tier (log off)"] if scenario == NOLOG_SCENARIO else []), "mlflow"]
-                for label in labels:
+                for label in labels_of(scenario):
                     plan.append((model.framework, scenario, per_request, concurrency, label))
         say(f"warming up ({len(plan)} runs of {warm_seconds:g} s)")
         for framework, scenario, per_request, concurrency, label in plan:
             server = servers[framework][label]
-            wrk_run(wrk, work, server, bodies_file(work, server, test_rows, per_request), concurrency, warm_seconds,
+            rows = key_rows if server.kind == "tier-keys" else test_rows
+            wrk_run(wrk, work, server, bodies_file(work, server, rows, per_request), concurrency, warm_seconds,
                     per_request, None)
         cells: dict[str, dict] = {m.framework: {} for m in models}
         total = len(plan) * repeat
@@ -594,7 +636,8 @@ def main() -> int:
         for rep in range(repeat):
             for framework, scenario, per_request, concurrency, label in plan:
                 server = servers[framework][label]
-                run = wrk_run(wrk, work, server, bodies_file(work, server, test_rows, per_request), concurrency,
+                rows = key_rows if server.kind == "tier-keys" else test_rows
+                run = wrk_run(wrk, work, server, bodies_file(work, server, rows, per_request), concurrency,
                               seconds, per_request, redis_proc.pid)
                 cells[framework].setdefault((scenario, label), Cell()).runs.append(run)
                 say(f"  rep {rep + 1}/{repeat} {framework:8} {scenario:15} {label:15} {run.rps:9,.0f} req/s "
@@ -613,6 +656,14 @@ def main() -> int:
                                               f"{lost:,.0f} dropped")
             except (OSError, ValueError, IndexError):
                 pass
+
+        for model in models:
+            for scenario in KEYS_SCENARIOS:
+                by_key, full = cells[model.framework][(scenario, KEYS_LABEL)], cells[model.framework][(scenario, "tier")]
+                notes[model.framework].append(
+                    f"{scenario}, features fetched from the Redis feature tier by entity key: "
+                    f"{by_key.median('rps') / full.median('rps') * 100:.0f} % of the requests/s of sending the "
+                    f"features, p50 {by_key.median('p50_ms'):.3f} ms against {full.median('p50_ms'):.3f} ms")
 
         report = render(command, began, seconds, repeat, pinned, models, cells, notes)
         print("\n" + report)
